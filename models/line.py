@@ -1,0 +1,156 @@
+"""The line: where parts are created and leave, and what is measured about them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+import simpy
+
+from models.part import Part
+from models.station import Station
+from twin.stats import Tally, TimeAverage
+
+Trace = Callable[[float, str, str, int, str], None]
+
+
+class Line:
+    """Owns the clock, the warm-up, WIP, lead times and the counts of parts in and out."""
+
+    def __init__(self, env: simpy.Environment, warmup: float, trace: Trace | None = None) -> None:
+        self.env = env
+        self.warmup = warmup
+        self.trace = trace
+        self.stations: dict[str, Station] = {}
+        self.wip = TimeAverage(warmup)
+        self.lead_time = Tally()
+        self.created = 0
+        self.finished = 0
+        self.scrapped = 0
+        self.good_after_warmup = 0
+        self.scrap_after_warmup = 0
+
+    def add(self, station: Station) -> Station:
+        self.stations[station.id] = station
+        return station
+
+    def create(self, product: str, route: tuple[Station, ...]) -> Part:
+        """A new part enters the system (it counts as WIP from now on)."""
+        now = self.env.now
+        part = Part(self.created, product, route, now)
+        self.created += 1
+        self.wip.add(1.0, now)
+        if self.trace is not None:
+            self.trace(now, "line", "create", part.id, product)
+        return part
+
+    def finish(self, part: Part) -> None:
+        """A good part leaves the line at the end of its route."""
+        now = self.env.now
+        self.finished += 1
+        self.wip.add(-1.0, now)
+        if now >= self.warmup:
+            self.good_after_warmup += 1
+            if part.created >= self.warmup:
+                self.lead_time.add(now - part.created)
+        if self.trace is not None:
+            self.trace(now, "line", "finish", part.id, part.product)
+
+    def scrap(self, part: Part, where: str) -> None:
+        """A part is scrapped at ``where`` and leaves the line."""
+        now = self.env.now
+        self.scrapped += 1
+        self.wip.add(-1.0, now)
+        if now >= self.warmup:
+            self.scrap_after_warmup += 1
+        if self.trace is not None:
+            self.trace(now, where, "scrap", part.id, part.product)
+
+    @property
+    def in_system(self) -> int:
+        return self.created - self.finished - self.scrapped
+
+
+class _Chooser:
+    """Picks a product by its share of the mix, from a stream of uniforms."""
+
+    def __init__(self, mix: Sequence[tuple[str, float]], uniform: Callable[[], float]) -> None:
+        total = sum(w for _, w in mix)
+        self.products = [p for p, _ in mix]
+        acc, self.bounds = 0.0, []
+        for _, w in mix:
+            acc += w / total
+            self.bounds.append(acc)
+        self.uniform = uniform if len(mix) > 1 else None
+
+    def __call__(self) -> str:
+        if self.uniform is None:
+            return self.products[0]
+        u = self.uniform()
+        for product, bound in zip(self.products, self.bounds, strict=True):
+            if u < bound:
+                return product
+        return self.products[-1]
+
+
+class Arrivals:
+    """Parts arrive with random interarrival times; a full first station makes them wait."""
+
+    def __init__(
+        self,
+        line: Line,
+        routes: dict[str, tuple[Station, ...]],
+        mix: Sequence[tuple[str, float]],
+        interarrival: Callable[[], float],
+        uniform: Callable[[], float],
+    ) -> None:
+        self.line = line
+        self.routes = routes
+        self.choose = _Chooser(mix, uniform)
+        self.interarrival = interarrival
+        line.env.process(self._run())
+
+    def _run(self) -> Generator[Any, Any, None]:
+        env = self.line.env
+        while True:
+            yield env.timeout(self.interarrival())
+            product = self.choose()
+            route = self.routes[product]
+            part = self.line.create(product, route)
+            first = route[0]
+            if first.gate is None:
+                first.receive(part)
+            else:
+                part.token = first.gate.request()
+                part.token.callbacks.append(lambda _, p=part, s=first: s.receive(p))
+
+
+class Feeder:
+    """A saturated entry: raw parts are always there and enter as soon as there is room."""
+
+    def __init__(
+        self,
+        line: Line,
+        entry: Station,
+        routes: dict[str, tuple[Station, ...]],
+        mix: Sequence[tuple[str, float]],
+        uniform: Callable[[], float],
+    ) -> None:
+        if entry.gate is None:
+            raise ValueError(f"saturated entry station {entry.id!r} needs a finite input buffer")
+        self.line = line
+        self.entry = entry
+        self.routes = routes
+        self.choose = _Chooser(mix, uniform)
+        line.env.process(self._run())
+
+    def _run(self) -> Generator[Any, Any, None]:
+        gate = self.entry.gate
+        assert gate is not None
+        while True:
+            token = gate.request()
+            yield token
+            product = self.choose()
+            part = self.line.create(product, self.routes[product])
+            part.token = token
+            self.entry.receive(part)

@@ -1,0 +1,32 @@
+"""Parts: the products that flow through a line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.station import Station
+
+
+class Part:
+    """One unit of a product on its route; ``token`` is its place at the current station."""
+
+    __slots__ = ("arrived", "created", "id", "product", "route", "step", "token")
+
+    def __init__(self, pid: int, product: str, route: tuple[Station, ...], created: float) -> None:
+        self.id = pid
+        self.product = product
+        self.route = route
+        self.step = -1
+        self.created = created
+        self.arrived = created
+        self.token: Any = None
+
+    @property
+    def next_station(self) -> Station | None:
+        """The station after the current one, or ``None`` when the part is done."""
+        nxt = self.step + 1
+        return self.route[nxt] if nxt < len(self.route) else None
+
+    def __repr__(self) -> str:
+        return f"Part({self.id}, {self.product!r}, step={self.step})"

@@ -1,0 +1,82 @@
+"""Turns a validated scenario into components on a SimPy environment (one replication)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import simpy
+
+from models.line import Arrivals, Feeder, Line, Trace
+from models.station import Failures, Setup, Station
+from scenarios import schema
+from twin.distributions import Distribution
+from twin.streams import Sampler, Streams
+
+
+def build(
+    env: simpy.Environment, scenario: schema.Scenario, replication: int, trace: Trace | None = None
+) -> Line:
+    """Construct the line of ``scenario`` for ``replication`` and start its processes."""
+    streams = Streams(scenario.seed, replication)
+    line = Line(env, scenario.warmup, trace)
+    products = {p.id: p for p in scenario.products}
+    entries = {p.route[0] for p in scenario.products} if scenario.saturated else set()
+    for spec in scenario.stations:
+        visitors = [p for p in products.values() if spec.id in p.route]
+        line.add(_station(line, spec, [p.id for p in visitors], streams, spec.id in entries))
+    routes = {pid: tuple(line.stations[sid] for sid in p.route) for pid, p in products.items()}
+    mix = scenario.product_mix()
+    arrivals = scenario.arrivals
+    if arrivals is not None and arrivals.interarrival is not None:
+        interarrival = streams.sampler(arrivals.interarrival, "arrivals", "interarrival")
+        Arrivals(line, routes, mix, interarrival, streams.uniforms("arrivals", "mix"))
+    else:
+        for entry in sorted(entries):
+            entering = [(pid, w) for pid, w in mix if products[pid].route[0] == entry]
+            if entering:
+                uniform = streams.uniforms(f"feeder:{entry}", "mix")
+                Feeder(line, line.stations[entry], routes, entering, uniform)
+    return line
+
+
+def _station(
+    line: Line, spec: schema.Station, visitors: list[str], streams: Streams, entry: bool
+) -> Station:
+    times = spec.process_time
+    dists = times if isinstance(times, dict) else dict.fromkeys(visitors, times)
+    process = {pid: streams.sampler(dist, spec.id, f"process:{pid}") for pid, dist in dists.items()}
+    ideal = {
+        pid: spec.ideal_cycle if spec.ideal_cycle is not None else dist.expected
+        for pid, dist in dists.items()
+    }
+    setup = None
+    if spec.setup is not None:
+        setup = Setup(
+            streams.sampler(spec.setup.time, spec.id, "setup"), spec.setup.when == "always"
+        )
+    failures = None
+    if spec.failures is not None:
+        failures = Failures(
+            _per_machine(streams, spec.failures.mtbf, "mtbf"),
+            _per_machine(streams, spec.failures.mttr, "mttr"),
+            spec.failures.basis,
+        )
+    buffer = spec.input_buffer
+    if entry and buffer is None:
+        buffer = 0  # a saturated entry with an unlimited buffer would hold infinitely many parts
+    return Station(
+        line,
+        spec.id,
+        servers=spec.servers,
+        buffer=buffer,
+        process=process,
+        ideal_cycle=ideal,
+        scrap_rate=spec.scrap_rate,
+        scrap_draw=streams.uniforms(spec.id, "scrap") if spec.scrap_rate > 0 else None,
+        setup=setup,
+        failures=failures,
+    )
+
+
+def _per_machine(streams: Streams, dist: Distribution, purpose: str) -> Callable[[str], Sampler]:
+    return lambda machine: streams.sampler(dist, machine, purpose)

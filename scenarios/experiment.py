@@ -1,0 +1,119 @@
+"""Replications of one scenario: run them, summarize them, keep them on disk."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import simpy
+import yaml
+
+from models.kpi import collect
+from scenarios.builder import build
+from scenarios.schema import Scenario
+from twin.results import aggregate, flatten
+from twin.runner import Outcome, run_tasks
+from twin.trace import TraceWriter
+
+
+def run_replication(
+    scenario: Scenario, replication: int, trace_path: str | None = None
+) -> dict[str, Any]:
+    """Simulate one replication and return its KPIs (nested mappings of numbers)."""
+    env = simpy.Environment()
+    writer = TraceWriter(trace_path) if trace_path else None
+    try:
+        line = build(env, scenario, replication, writer)
+        env.run(until=scenario.horizon)
+        return collect(line, env.now)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+@dataclass
+class RunResult:
+    """The outcome of ``twin run``: every replication's KPIs and their summaries."""
+
+    scenario: Scenario
+    outcome: Outcome[dict[str, Any]]
+
+    @property
+    def replications(self) -> list[dict[str, Any]]:
+        return [self.outcome.results[i] for i in sorted(self.outcome.results)]
+
+    @property
+    def complete(self) -> bool:
+        o = self.outcome
+        return not o.interrupted and not o.errors and len(o.results) == o.total
+
+    def summary(self) -> dict[str, Any]:
+        """The results document: resolved scenario, seed, and every figure summarized."""
+        reps = self.replications
+        doc: dict[str, Any] = {
+            "scenario": self.scenario.model_dump(mode="json"),
+            "seed": self.scenario.seed,
+            "replications": len(reps),
+            "requested_replications": self.outcome.total,
+            "complete": self.complete,
+            "errors": {str(k): v for k, v in sorted(self.outcome.errors.items())},
+        }
+        if reps:
+            doc.update(aggregate(reps))
+        return doc
+
+    def to_json(self) -> str:
+        return json.dumps(self.summary(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+    def write_json(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(self.to_json(), encoding="utf-8")
+        return p
+
+    def write_csv(self, path: str | Path) -> Path:
+        """One row per replication, one column per figure (dotted names)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        rows = [
+            {"replication": i, **flatten(self.outcome.results[i])}
+            for i in sorted(self.outcome.results)
+        ]
+        with p.open("w", newline="", encoding="utf-8") as fh:
+            if rows:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        return p
+
+    def write_dir(self, directory: str | Path) -> Path:
+        """Keep the run: results.json, replications.csv and the resolved scenario.yaml."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.write_json(d / "results.json")
+        self.write_csv(d / "replications.csv")
+        resolved = self.scenario.model_dump(mode="json")
+        (d / "scenario.yaml").write_text(
+            yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+        return d
+
+
+def run(
+    scenario: Scenario,
+    workers: int = 1,
+    trace_path: str | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run every replication of ``scenario``; the first one writes the trace if asked."""
+    tasks = [
+        (rep, (scenario, rep, trace_path if rep == 0 else None))
+        for rep in range(scenario.replications)
+    ]
+    outcome = run_tasks(run_replication, tasks, workers, on_done)
+    return RunResult(scenario, outcome)

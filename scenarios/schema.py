@@ -1,0 +1,195 @@
+"""The scenario file format, as pydantic models. Defaults live here, and only here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from twin.distributions import Distribution, Duration, PositiveDuration
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldError(ValueError):
+    """A cross-field problem, with the path (inside the scenario) of the field at fault."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _per_product_or_single(value: Any) -> str:
+    """A mapping without a ``dist`` tag is a per-product table; anything else one distribution."""
+    if isinstance(value, dict) and "dist" not in value and value:
+        return "per_product"
+    return "single"
+
+
+ProcessTime = Annotated[
+    Annotated[Distribution, Tag("single")]
+    | Annotated[dict[Identifier, Distribution], Tag("per_product")],
+    Discriminator(_per_product_or_single),
+]
+
+
+class Product(_Model):
+    """A product and the stations it visits, in order."""
+
+    id: Identifier
+    route: Annotated[list[Identifier], Field(min_length=1)]
+
+
+class Arrivals(_Model):
+    """How parts arrive. Without ``interarrival`` the line is saturated (never starved)."""
+
+    product: Identifier | None = None
+    mix: dict[Identifier, Probability] | None = None
+    interarrival: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _one_product_source(self) -> Arrivals:
+        if self.product is not None and self.mix is not None:
+            raise ValueError("give either 'product' or 'mix', not both")
+        if self.mix is not None:
+            total = sum(self.mix.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"mix shares must add up to 1, they add up to {total:g}")
+        return self
+
+
+class Setup(_Model):
+    """A changeover: its duration, and when it happens."""
+
+    time: Distribution
+    when: Literal["product_change", "always"] = "product_change"
+
+
+class Failures(_Model):
+    """Breakdowns of each machine of a station."""
+
+    mtbf: Distribution
+    mttr: Distribution
+    basis: Literal["operating", "calendar"] = "operating"
+
+
+class Station(_Model):
+    """A station: ``servers`` identical machines behind an input buffer."""
+
+    id: Identifier
+    name: str | None = None
+    servers: PositiveInt = 1
+    input_buffer: Annotated[int, Field(ge=0)] | None = None
+    process_time: ProcessTime
+    ideal_cycle: PositiveDuration | None = None
+    setup: Setup | None = None
+    failures: Failures | None = None
+    scrap_rate: Probability = 0.0
+
+
+def _default_products(data: Any) -> Any:
+    """Without ``products``, one product 'part' visits every station in the listed order."""
+    if isinstance(data, dict) and "products" not in data and isinstance(data.get("stations"), list):
+        route = [s.get("id") for s in data["stations"] if isinstance(s, dict)]
+        return {**data, "products": [{"id": "part", "route": route}]}
+    return data
+
+
+class Scenario(_Model):
+    """A production line and how to simulate it."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)] = 0
+    horizon: PositiveDuration = 8 * 3600.0
+    warmup: Duration = 0.0
+    replications: PositiveInt = 10
+    products: Annotated[list[Product], Field(min_length=1)]
+    arrivals: Arrivals | None = None
+    stations: Annotated[list[Station], Field(min_length=1)]
+
+    _defaults = model_validator(mode="before")(_default_products)
+
+    @field_validator("stations")
+    @classmethod
+    def _unique_stations(cls, stations: list[Station]) -> list[Station]:
+        _unique("station", [s.id for s in stations])
+        return stations
+
+    @field_validator("products")
+    @classmethod
+    def _unique_products(cls, products: list[Product]) -> list[Product]:
+        _unique("product", [p.id for p in products])
+        return products
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.warmup >= self.horizon:
+            raise FieldError(
+                ("warmup",),
+                f"warmup ({self.warmup:g}s) must be shorter than horizon ({self.horizon:g}s)",
+            )
+        stations = {s.id: s for s in self.stations}
+        products = [p.id for p in self.products]
+        for i, product in enumerate(self.products):
+            for j, sid in enumerate(product.route):
+                if sid not in stations:
+                    raise FieldError(
+                        ("products", i, "route", j),
+                        f"product {product.id!r} route names unknown station {sid!r}; "
+                        f"stations are: {', '.join(stations)}",
+                    )
+                times = stations[sid].process_time
+                if isinstance(times, dict) and product.id not in times:
+                    k = self.stations.index(stations[sid])
+                    raise FieldError(
+                        ("stations", k, "process_time"),
+                        f"station {sid!r} has no process_time for product {product.id!r}, "
+                        f"which its route visits",
+                    )
+        if self.arrivals is not None:
+            named = [("product", self.arrivals.product)] if self.arrivals.product else []
+            named += [(f"mix.{p}", p) for p in self.arrivals.mix or {}]
+            for field, pid in named:
+                if pid not in products:
+                    raise FieldError(
+                        ("arrivals", *field.split(".")),
+                        f"arrivals name unknown product {pid!r}; products are: "
+                        f"{', '.join(products)}",
+                    )
+        return self
+
+    def product_mix(self) -> list[tuple[str, float]]:
+        """Each product's share of the parts that enter: from ``arrivals``, else equal."""
+        arrivals = self.arrivals
+        if arrivals is not None and arrivals.mix is not None:
+            return [(p, w) for p, w in arrivals.mix.items() if w > 0]
+        if arrivals is not None and arrivals.product is not None:
+            return [(arrivals.product, 1.0)]
+        return [(p.id, 1.0 / len(self.products)) for p in self.products]
+
+    @property
+    def saturated(self) -> bool:
+        return self.arrivals is None or self.arrivals.interarrival is None
+
+
+def _unique(kind: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValueError(f"{kind} id {i!r} appears more than once")
+        seen.add(i)

@@ -1,0 +1,118 @@
+"""Statistics that accumulate as the simulation runs, so memory stays flat.
+
+``StateClock`` splits an entity's time between states, ``TimeAverage`` integrates a level
+(such as WIP) over time, ``Tally`` keeps count, mean and quantiles of observations.
+All three ignore what happens before the warm-up ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TypedDict
+
+import numpy as np
+from ddsketch import DDSketch
+from scipy import stats as _scipy_stats
+
+
+class StateClock:
+    """Time spent in each of a fixed set of states, counted after ``start``."""
+
+    __slots__ = ("since", "start", "state", "totals")
+
+    def __init__(self, n_states: int, initial: int, start: float) -> None:
+        self.totals = [0.0] * n_states
+        self.state = initial
+        self.since = 0.0
+        self.start = start
+
+    def enter(self, state: int, now: float) -> None:
+        t0 = self.since if self.since > self.start else self.start
+        if now > t0:
+            self.totals[self.state] += now - t0
+        self.state = state
+        self.since = now
+
+    def close(self, now: float) -> list[float]:
+        """Account the current state up to ``now`` and return the totals."""
+        self.enter(self.state, now)
+        return self.totals
+
+
+class TimeAverage:
+    """The time integral of a piecewise-constant level, counted after ``start``."""
+
+    __slots__ = ("area", "level", "since", "start")
+
+    def __init__(self, start: float, level: float = 0.0) -> None:
+        self.level = level
+        self.area = 0.0
+        self.since = 0.0
+        self.start = start
+
+    def add(self, delta: float, now: float) -> None:
+        t0 = self.since if self.since > self.start else self.start
+        if now > t0:
+            self.area += self.level * (now - t0)
+        self.level += delta
+        self.since = now
+
+    def mean(self, now: float) -> float:
+        self.add(0.0, now)
+        span = now - self.start
+        return self.area / span if span > 0 else math.nan
+
+
+class Tally:
+    """Count, mean and approximate quantiles (1% relative accuracy) of observations."""
+
+    __slots__ = ("count", "sketch", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.sketch = DDSketch(relative_accuracy=0.005)
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.sketch.add(value)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else math.nan
+
+    def quantile(self, q: float) -> float:
+        if not self.count:
+            return math.nan
+        value = self.sketch.get_quantile_value(q)
+        return math.nan if value is None else float(value)
+
+
+class Summary(TypedDict):
+    """A figure over replications, as stored in results."""
+
+    mean: float | None
+    ci95_halfwidth: float | None
+    values: list[float | None]
+
+
+def _clean(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Mean and 95% Student-t confidence half-width over replications (NaN -> null)."""
+    arr = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    mean = float(arr.mean()) if arr.size else math.nan
+    if arr.size >= 2:
+        t = float(_scipy_stats.t.ppf(0.975, arr.size - 1))
+        half = t * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    else:
+        half = math.nan
+    return {
+        "mean": _clean(mean),
+        "ci95_halfwidth": _clean(half),
+        "values": [_clean(float(v)) for v in values],
+    }
