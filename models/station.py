@@ -8,7 +8,7 @@ buffer the station has no gate and always accepts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,7 +53,7 @@ class Station:
         *,
         servers: int,
         buffer: int | None,
-        process: dict[str, Draw],
+        process: Mapping[str, Draw],
         ideal_cycle: dict[str, float],
         scrap_rate: float = 0.0,
         scrap_draw: Draw | None = None,

@@ -98,6 +98,7 @@ def validate(data: Any, source: str, lines: dict[Path_, int] | None = None) -> S
                 continue
             seen.add((label, message))
             problems.append(Problem(label, message, (lines or {}).get(path)))
+        problems.sort(key=lambda p: p.line if p.line is not None else 0)
         raise ScenarioError(source, problems) from None
 
 

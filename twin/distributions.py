@@ -223,7 +223,8 @@ class Empirical(_Dist):
         if self.weights is None:
             return None
         w = np.asarray(self.weights, dtype=float)
-        return w / w.sum()
+        p: np.ndarray = w / w.sum()
+        return p
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(np.asarray(self.values, dtype=float), size=n, p=self._p())

@@ -1,0 +1,44 @@
+"""The bundled scenarios, found by name (``twin run demo``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from scenarios.loader import load
+from scenarios.schema import Scenario
+from twin.errors import UsageError
+
+
+def bundled() -> dict[str, Path]:
+    """Name -> file of every scenario shipped with the package."""
+    folder = resources.files("scenarios.bundled")
+    files = sorted(Path(str(entry)) for entry in folder.iterdir() if str(entry).endswith(".yaml"))
+    return {f.stem: f for f in files}
+
+
+def describe(path: Path) -> str:
+    """The first line of a bundled scenario's description (or its name)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    text = str(data.get("description") or data.get("name") or "")
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def resolve(name_or_path: str) -> Path:
+    """A path to a scenario file, or the file of the bundled scenario of that name."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    known = bundled()
+    if name_or_path in known:
+        return known[name_or_path]
+    raise UsageError(
+        f"no scenario file {name_or_path!r} and no bundled scenario of that name; "
+        f"bundled: {', '.join(known) or 'none'} (see `twin scenarios`)"
+    )
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    return load(resolve(name_or_path))
