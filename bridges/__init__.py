@@ -1,0 +1,1 @@
+"""The ZeroMQ bridge between a running simulation, viewers and edge agents."""
