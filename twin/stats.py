@@ -13,7 +13,7 @@ from typing import TypedDict
 
 import numpy as np
 from ddsketch import DDSketch
-from scipy import stats as _scipy_stats
+from scipy.special import stdtrit
 
 
 class StateClock:
@@ -107,7 +107,7 @@ def summarize(values: Sequence[float]) -> Summary:
     arr = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
     mean = float(arr.mean()) if arr.size else math.nan
     if arr.size >= 2:
-        t = float(_scipy_stats.t.ppf(0.975, arr.size - 1))
+        t = float(stdtrit(arr.size - 1, 0.975))
         half = t * float(arr.std(ddof=1)) / math.sqrt(arr.size)
     else:
         half = math.nan
