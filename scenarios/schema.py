@@ -101,6 +101,30 @@ class Station(_Model):
     scrap_rate: Probability = 0.0
 
 
+class Economics(_Model):
+    """Money: what a good part earns, what a scrapped one costs, and how time is valued."""
+
+    currency: str = "CNY"
+    margin_per_good_part: Annotated[float, Field(ge=0)] = 0.0
+    scrap_cost_per_part: Annotated[float, Field(ge=0)] = 0.0
+    operating_hours_per_year: Annotated[float, Field(gt=0, le=8784)] = 6000.0
+    discount_rate: Annotated[float, Field(ge=0, lt=1)] = 0.08
+
+
+class Retrofit(_Model):
+    """A named patch over the scenario, with its costs. ``core`` marks the "1" of "1+N"."""
+
+    id: Identifier
+    description: str = ""
+    core: bool = False
+    requires: list[Identifier] = []
+    capex: Annotated[float, Field(ge=0)] = 0.0
+    opex_per_year: Annotated[float, Field(ge=0)] = 0.0
+    lifetime_years: Annotated[float, Field(gt=0)] = 10.0
+    subsidy_rate: Probability = 0.0
+    changes: Annotated[dict[str, Any], Field(min_length=1)]
+
+
 def _default_products(data: Any) -> Any:
     """Without ``products``, one product 'part' visits every station in the listed order."""
     if isinstance(data, dict) and "products" not in data and isinstance(data.get("stations"), list):
@@ -121,6 +145,8 @@ class Scenario(_Model):
     products: Annotated[list[Product], Field(min_length=1)]
     arrivals: Arrivals | None = None
     stations: Annotated[list[Station], Field(min_length=1)]
+    economics: Economics = Economics()
+    retrofits: list[Retrofit] = []
 
     _defaults = model_validator(mode="before")(_default_products)
 
@@ -135,6 +161,30 @@ class Scenario(_Model):
     def _unique_products(cls, products: list[Product]) -> list[Product]:
         _unique("product", [p.id for p in products])
         return products
+
+    @field_validator("retrofits")
+    @classmethod
+    def _retrofit_catalog(cls, retrofits: list[Retrofit]) -> list[Retrofit]:
+        _unique("retrofit", [r.id for r in retrofits])
+        ids = {r.id: i for i, r in enumerate(retrofits)}
+        cores = [r.id for r in retrofits if r.core]
+        if len(cores) > 1:
+            raise FieldError((), f"only one retrofit can be the core, found: {', '.join(cores)}")
+        for i, r in enumerate(retrofits):
+            for j, req in enumerate(r.requires):
+                if req not in ids:
+                    raise FieldError(
+                        (i, "requires", j),
+                        f"retrofit {r.id!r} requires unknown retrofit {req!r}; "
+                        f"known: {', '.join(ids)}",
+                    )
+        cycle = _find_cycle({r.id: r.requires for r in retrofits})
+        if cycle:
+            raise FieldError(
+                (ids[cycle[0]], "requires"),
+                f"retrofits require each other in a cycle: {' -> '.join(cycle)}",
+            )
+        return retrofits
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -193,3 +243,26 @@ def _unique(kind: str, ids: list[str]) -> None:
         if i in seen:
             raise ValueError(f"{kind} id {i!r} appears more than once")
         seen.add(i)
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str]:
+    """A cycle in a dependency graph, as a path that ends where it starts, or []."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in graph:
+        if node not in state and (found := visit(node)):
+            return found
+    return []

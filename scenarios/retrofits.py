@@ -1,0 +1,197 @@
+"""Retrofits as patches over a scenario, and "1+N" upgrade plans built from them.
+
+A change maps a dotted path to a new value or an operation. The first part of a path is a
+top-level field; inside a list of identified items (``stations``, ``products``) the next part
+is an item id or ``*`` (every item that has the rest of the path). ``{scale: k}`` multiplies
+a number, a duration or every time parameter of a distribution (so its mean scales by k).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scenarios.loader import validate
+from scenarios.schema import Retrofit, Scenario
+from twin.durations import parse_duration
+from twin.errors import Problem, ScenarioError
+
+# Parameters of a distribution that are times (and scale with it); the others are shapes.
+_TIME_PARAMS = ("value", "mean", "sd", "low", "mode", "high", "scale", "values")
+
+
+class PatchError(ValueError):
+    """A change that cannot be applied; the caller adds which retrofit it belongs to."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An upgrade plan: a set of retrofits applied together (empty = the baseline)."""
+
+    retrofits: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.retrofits) if self.retrofits else "baseline"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+BASELINE = Plan(())
+
+
+def _scale(value: Any, k: float, where: str) -> Any:
+    if isinstance(value, bool):
+        raise PatchError(f"{where}: cannot scale {value!r}")
+    if isinstance(value, int | float | str):
+        try:
+            return parse_duration(value) * k
+        except ValueError as exc:
+            raise PatchError(f"{where}: cannot scale {value!r}: {exc}") from None
+    if isinstance(value, dict) and "dist" in value:
+        out = dict(value)
+        for param in _TIME_PARAMS:
+            if param in out:
+                inner = out[param]
+                out[param] = (
+                    [_scale(v, k, where) for v in inner]
+                    if isinstance(inner, list)
+                    else _scale(inner, k, where)
+                )
+        return out
+    raise PatchError(f"{where}: cannot scale {value!r} (not a number, duration or distribution)")
+
+
+def _new_value(current: Any, change: Any, where: str) -> Any:
+    if isinstance(change, dict) and set(change) == {"scale"}:
+        k = change["scale"]
+        if isinstance(k, bool) or not isinstance(k, int | float) or k < 0:
+            raise PatchError(f"{where}: scale must be a non-negative number, got {k!r}")
+        return _scale(current, float(k), where)
+    return copy.deepcopy(change)
+
+
+def _targets(node: Any, parts: list[str], done: list[str]) -> Iterable[tuple[Any, str | int]]:
+    """(container, key) pairs that a path names; raises PatchError where it names nothing."""
+    head, rest = parts[0], parts[1:]
+    where = ".".join(done) or "the scenario"
+    if isinstance(node, list):
+        items = [(i, item) for i, item in enumerate(node) if isinstance(item, dict)]
+        chosen = [(i, it) for i, it in items if head == "*" or it.get("id") == head]
+        if not chosen:
+            ids = ", ".join(str(it.get("id")) for _, it in items)
+            raise PatchError(f"{where} has no item {head!r} (ids: {ids})")
+        if not rest:
+            raise PatchError(f"path ends at an item of {where}; name a field of it")
+        found = False
+        for i, item in chosen:
+            try:
+                yield from _targets(item, rest, [*done, str(item.get("id", i))])
+                found = True
+            except PatchError:
+                if head != "*":
+                    raise
+        if not found:
+            raise PatchError(f"no item of {where} has {'.'.join(rest)!r}")
+        return
+    if not isinstance(node, dict) or head not in node:
+        raise PatchError(f"{where} has no field {head!r}")
+    if rest:
+        yield from _targets(node[head], rest, [*done, head])
+    else:
+        yield node, head
+
+
+def patch(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of scenario ``data`` (plain mappings) with ``changes`` applied."""
+    out = copy.deepcopy(data)
+    for path, change in changes.items():
+        parts = path.split(".")
+        if not all(parts):
+            raise PatchError(f"{path!r} is not a dotted path")
+        for container, key in list(_targets(out, parts, [])):
+            container[key] = _new_value(container[key], change, path)
+    return out
+
+
+def apply(scenario: Scenario, plan: Plan) -> Scenario:
+    """The scenario with every retrofit of ``plan`` applied, in catalog order, validated."""
+    if not plan.retrofits:
+        return scenario
+    catalog = {r.id: r for r in scenario.retrofits}
+    data = scenario.model_dump(mode="json")
+    for rid in [r.id for r in scenario.retrofits if r.id in plan.retrofits]:
+        try:
+            data = patch(data, catalog[rid].changes)
+        except PatchError as exc:
+            raise ScenarioError(f"retrofit {rid!r}", [Problem("changes", str(exc))]) from None
+    return validate(data, f"{scenario.name} with plan {plan.name}")
+
+
+def check(scenario: Scenario, plan: Plan) -> None:
+    """Raise a clear error if ``plan`` names unknown retrofits or lacks what they require."""
+    catalog = {r.id: r for r in scenario.retrofits}
+    for rid in plan.retrofits:
+        if rid not in catalog:
+            known = ", ".join(catalog) or "none"
+            raise ScenarioError(
+                f"plan {plan.name}", [Problem("", f"unknown retrofit {rid!r}; known: {known}")]
+            )
+        missing = [req for req in catalog[rid].requires if req not in plan.retrofits]
+        if missing:
+            raise ScenarioError(
+                f"plan {plan.name}",
+                [Problem("", f"retrofit {rid!r} requires {', '.join(missing)}, not in the plan")],
+            )
+
+
+def parse_plan(scenario: Scenario, text: str) -> Plan:
+    """``"platform+predictive_maintenance"`` -> a checked Plan in catalog order."""
+    names = [n.strip() for n in text.split("+") if n.strip()]
+    order = [r.id for r in scenario.retrofits]
+    plan = Plan(tuple(sorted(set(names), key=lambda n: order.index(n) if n in order else -1)))
+    check(scenario, plan)
+    return plan
+
+
+def feasible(retrofits: Sequence[Retrofit], chosen: Iterable[str]) -> bool:
+    chosen = set(chosen)
+    by_id = {r.id: r for r in retrofits}
+    return all(set(by_id[c].requires) <= chosen for c in chosen)
+
+
+def default_plans(scenario: Scenario, max_n: int | None = None) -> list[Plan]:
+    """The core with every feasible subset of the other retrofits, up to ``max_n`` of them.
+
+    Without a core, every feasible non-empty subset up to ``max_n`` retrofits.
+    """
+    catalog = scenario.retrofits
+    cores = [r.id for r in catalog if r.core]
+    others = [r.id for r in catalog if not r.core]
+    limit = len(others) if max_n is None else max_n
+    plans: list[Plan] = []
+    for n in range(0, min(limit, len(others)) + 1):
+        for combo in itertools.combinations(others, n):
+            chosen = [*cores, *combo]
+            if chosen and feasible(catalog, chosen):
+                plans.append(Plan(tuple(r.id for r in catalog if r.id in chosen)))
+    return plans
+
+
+def check_catalog(scenario: Scenario) -> None:
+    """Apply each retrofit (with what it requires) once, so bad paths fail at load time."""
+    by_id = {r.id: r for r in scenario.retrofits}
+
+    def closure(rid: str) -> set[str]:
+        out = {rid}
+        for req in by_id[rid].requires:
+            out |= closure(req)
+        return out
+
+    for retrofit in scenario.retrofits:
+        ids = closure(retrofit.id)
+        apply(scenario, Plan(tuple(r.id for r in scenario.retrofits if r.id in ids)))
