@@ -50,6 +50,7 @@ def line_kpis(line: Line, now: float) -> dict[str, object]:
         "lead_time_s": {"mean": lead.mean, "p50": lead.quantile(0.5), "p95": lead.quantile(0.95)},
         "wip": line.wip.mean(now),
         "scrap_rate": _ratio(line.scrap_after_warmup, exits),
+        "scrap_per_hour": _ratio(line.scrap_after_warmup * 3600.0, span),
         "parts": {
             "created": float(line.created),
             "finished": float(line.finished),

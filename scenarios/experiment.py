@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from models.kpi import collect
 from scenarios.builder import build
 from scenarios.schema import Scenario
 from twin.results import aggregate, flatten
-from twin.runner import Outcome, run_tasks
+from twin.runner import OnDone, Outcome, run_tasks
 from twin.trace import TraceWriter
 
 
@@ -107,7 +106,7 @@ def run(
     scenario: Scenario,
     workers: int = 1,
     trace_path: str | None = None,
-    on_done: Callable[[int], None] | None = None,
+    on_done: OnDone | None = None,
 ) -> RunResult:
     """Run every replication of ``scenario``; the first one writes the trace if asked."""
     tasks = [

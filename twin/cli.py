@@ -102,7 +102,7 @@ def run_command(
             model,
             workers=n_workers,
             trace_path=str(trace) if trace else None,
-            on_done=lambda _: progress.advance(task),
+            on_done=lambda *_: progress.advance(task),
         )
     if json_path is not None:
         result.write_json(json_path)

@@ -1,7 +1,9 @@
-"""Running independent replications, serially or in parallel processes.
+"""Running independent tasks (replications), serially, in local processes or on Dask.
 
-Results come back keyed by replication index, so a parallel run is identical to a serial
-one. Ctrl-C stops cleanly: finished replications are kept and the outcome says so.
+Results come back keyed by task index, so every way of running gives identical results.
+``on_done(index, result)`` is called in this process as each task finishes (``result`` is
+``None`` when the task failed), so callers can store results as they arrive. Ctrl-C stops
+cleanly: finished tasks are kept and the outcome says the run was interrupted.
 """
 
 from __future__ import annotations
@@ -9,12 +11,17 @@ from __future__ import annotations
 import os
 import signal
 import traceback
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from twin.errors import UsageError
+
 T = TypeVar("T")
+Task = tuple[int, tuple[Any, ...]]
+OnDone = Callable[[int, Any], None]
 
 
 @dataclass
@@ -30,9 +37,20 @@ class Outcome(Generic[T]):
     def done(self) -> int:
         return len(self.results) + len(self.errors)
 
+    def record(self, index: int, result: T | None, error: BaseException | None) -> None:
+        if error is None:
+            self.results[index] = result  # type: ignore[assignment]
+        else:
+            self.errors[index] = "".join(
+                traceback.format_exception_only(type(error), error)
+            ).strip()
+
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """All the cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _ignore_sigint() -> None:
@@ -40,43 +58,45 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
-
-
 def run_tasks(
     fn: Callable[..., T],
-    tasks: Sequence[tuple[int, tuple[Any, ...]]],
-    workers: int,
-    on_done: Callable[[int], None] | None = None,
+    tasks: Sequence[Task],
+    workers: int = 1,
+    on_done: OnDone | None = None,
+    scheduler: str | None = None,
 ) -> Outcome[T]:
-    """Call ``fn(*args)`` for each ``(index, args)``; ``on_done(index)`` after each one."""
+    """Call ``fn(*args)`` for each ``(index, args)`` and collect what comes back."""
     outcome: Outcome[T] = Outcome(total=len(tasks))
+
+    def finish(index: int, result: T | None, error: BaseException | None) -> None:
+        outcome.record(index, result, error)
+        if on_done is not None:
+            on_done(index, result if error is None else None)
+
     try:
-        if workers <= 1 or len(tasks) <= 1:
+        if scheduler is not None:
+            _dask(fn, tasks, scheduler, finish)
+        elif workers <= 1 or len(tasks) <= 1:
             for index, args in tasks:
                 try:
-                    outcome.results[index] = fn(*args)
+                    result = fn(*args)
                 except Exception as exc:
-                    outcome.errors[index] = _describe(exc)
-                if on_done is not None:
-                    on_done(index)
+                    finish(index, None, exc)
+                else:
+                    finish(index, result, None)
         else:
-            _parallel(fn, tasks, workers, outcome, on_done)
+            _local(fn, tasks, workers, finish)
     except KeyboardInterrupt:
         outcome.interrupted = True
     return outcome
 
 
-def _parallel(
-    fn: Callable[..., T],
-    tasks: Sequence[tuple[int, tuple[Any, ...]]],
-    workers: int,
-    outcome: Outcome[T],
-    on_done: Callable[[int], None] | None,
-) -> None:
+Finish = Callable[[int, Any, BaseException | None], None]
+
+
+def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: Finish) -> None:
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_ignore_sigint)
-    pending: dict[Future[T], int] = {}
+    pending: dict[Future[Any], int] = {}
     try:
         pending = {pool.submit(fn, *args): index for index, args in tasks}
         while pending:
@@ -84,13 +104,36 @@ def _parallel(
             for future in finished:
                 index = pending.pop(future)
                 exc = future.exception()
-                if exc is None:
-                    outcome.results[index] = future.result()
-                else:
-                    outcome.errors[index] = _describe(exc)
-                if on_done is not None:
-                    on_done(index)
+                finish(index, None if exc else future.result(), exc)
     finally:
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(fn: Callable[..., Any], tasks: Sequence[Task], scheduler: str, finish: Finish) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise UsageError(
+            "option --scheduler needs Dask: pip install 'shopfloor-twin[dask]'"
+        ) from None
+    try:
+        client = Client(scheduler, set_as_default=False, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"option --scheduler: cannot reach {scheduler}: {exc}") from None
+    run = uuid.uuid4().hex[:8]
+    with client:
+        futures = {
+            client.submit(fn, *args, key=f"twin-{run}-{index}", pure=False): index
+            for index, args in tasks
+        }
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                if future.status == "finished":
+                    finish(index, future.result(), None)
+                else:
+                    finish(index, None, future.exception())
+        finally:
+            client.cancel(list(futures))
