@@ -67,3 +67,75 @@ def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
         return
     console.print(line_table(doc))
     console.print(station_table(doc))
+
+
+def _money(figure: Mapping[str, Any] | None) -> str:
+    if not figure or figure.get("mean") is None:
+        return "-"
+    half = figure.get("ci95_halfwidth")
+    text = f"{figure['mean']:,.0f}"
+    return text if half is None else f"{text} ± {half:,.0f}"
+
+
+def _years(payback: Mapping[str, Any]) -> str:
+    mean = payback.get("mean")
+    if mean is None:
+        return "never"
+    low, high = payback.get("low"), payback.get("high")
+    span = f" ({low:.1f}–{high:.1f})" if high is not None else f" ({low:.1f}–never)"
+    return f"{mean:.1f}{span}"
+
+
+def comparison_table(doc: Mapping[str, Any]) -> Table:
+    ranked = doc["ranking"]
+    currency = next(iter(doc["plans"].values()))["economics"]["currency"] if ranked else ""
+    base = doc["baseline"]["levels"]["throughput_per_hour"]["mean"]
+    table = Table(
+        title=(
+            f"{doc['scenario']['name']}: plans against the baseline ({base:,.1f} good parts/h), "
+            f"paired differences ± 95% CI, ranked by {doc['ranked_by']}"
+        )
+    )
+    table.add_column("#", justify="right")
+    table.add_column("plan", no_wrap=True)
+    for col in ("Δ throughput/h", "Δ OEE (pts)", "Δ lead time (min)", "Δ WIP"):
+        table.add_column(col, justify="right")
+    for col in (f"capex net ({currency})", "net benefit/yr", "payback yr", "NPV"):
+        table.add_column(col, justify="right")
+    for i, name in enumerate(ranked, 1):
+        plan = doc["plans"][name]
+        d, e = plan["differences"], plan["economics"]
+        table.add_row(
+            str(i),
+            name,
+            _num(d["throughput_per_hour"], 2),
+            _num(d["oee"], 1, 100),
+            _num(d["lead_time_s"], 2, 1 / 60),
+            _num(d["wip"], 2),
+            f"{e['capex_after_subsidy']:,.0f}",
+            _money(e["annual_net_benefit"]),
+            _years(e["payback_years"]),
+            _money(e["npv"]),
+        )
+    return table
+
+
+def contribution_table(doc: Mapping[str, Any]) -> Table:
+    table = Table(title=f"what each retrofit brings to {doc['best']} (Shapley values)")
+    table.add_column("retrofit")
+    table.add_column("Δ throughput/h", justify="right")
+    table.add_column("gross benefit/yr", justify="right")
+    for rid, share in doc["contributions"].items():
+        table.add_row(
+            rid,
+            f"{share['throughput_per_hour']:,.2f}",
+            f"{share['gross_benefit_per_year']:,.0f}",
+        )
+    return table
+
+
+def print_comparison(console: Console, doc: Mapping[str, Any]) -> None:
+    """Print the ranked plans and the attribution of the best one."""
+    console.print(comparison_table(doc))
+    if doc.get("contributions"):
+        console.print(contribution_table(doc))

@@ -1,0 +1,106 @@
+"""The experiment store: one SQLite row per (model, replication), written as results arrive.
+
+A model is identified by a hash of its resolved scenario (minus the fields that do not
+change what is simulated), so re-running a command resumes where it stopped and two plans
+that lead to the same line share their replications.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from scenarios.schema import Scenario
+
+# Fields that do not change a replication's results.
+_NOT_MODEL = ("name", "description", "replications", "retrofits", "economics")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS replications (
+    model TEXT NOT NULL,
+    replication INTEGER NOT NULL,
+    plan TEXT NOT NULL,
+    kpis TEXT NOT NULL,
+    PRIMARY KEY (model, replication)
+);
+"""
+
+
+def model_key(scenario: Scenario) -> str:
+    """A stable fingerprint of what ``scenario`` simulates (seed included)."""
+    data = scenario.model_dump(mode="json", exclude=set(_NOT_MODEL))
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class Store:
+    """Replication results on disk; safe to interrupt at any point."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def load(self, model: str) -> dict[int, dict[str, Any]]:
+        """The finished replications of ``model``, by index."""
+        rows = self._db.execute(
+            "SELECT replication, kpis FROM replications WHERE model = ?", (model,)
+        )
+        return {rep: json.loads(kpis) for rep, kpis in rows}
+
+    def put(self, model: str, replication: int, plan: str, kpis: dict[str, Any]) -> None:
+        """Keep one finished replication (committed at once; a repeat is ignored)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO replications VALUES (?, ?, ?, ?)",
+                (model, replication, plan, json.dumps(kpis, sort_keys=True)),
+            )
+
+    def count(self) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM replications").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def signature(kind: str, keys: list[str], replications: int) -> str:
+    """What identifies one experiment command: its kind, its models and their count."""
+    text = json.dumps([kind, sorted(keys), replications])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def output_dir(root: Path, name: str, sig: str, stamp: str) -> tuple[Path, bool]:
+    """The newest unfinished run of the same experiment under ``root`` (resume), else a new one.
+
+    Returns the directory and whether it is resumed.
+    """
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-") or "run"
+    if root.is_dir():
+        for candidate in sorted(root.glob(f"{slug}-*"), reverse=True):
+            marker = candidate / "experiment.json"
+            try:
+                info = json.loads(marker.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if info.get("signature") == sig and not info.get("complete"):
+                return candidate, True
+    return root / f"{slug}-{stamp}", False
+
+
+def mark(directory: Path, sig: str, complete: bool, command: list[str]) -> None:
+    """Record which experiment a directory holds and whether it finished."""
+    directory.mkdir(parents=True, exist_ok=True)
+    info = {"signature": sig, "complete": complete, "command": command}
+    (directory / "experiment.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
