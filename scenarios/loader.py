@@ -105,7 +105,12 @@ def validate(data: Any, source: str, lines: dict[Path_, int] | None = None) -> S
 def loads(text: str, source: str = "<scenario>") -> Scenario:
     """Parse and validate scenario text."""
     data, lines = parse_yaml(text, source)
-    return validate(data, source, lines)
+    scenario = validate(data, source, lines)
+    if scenario.retrofits:
+        from scenarios.retrofits import check_catalog  # retrofits build on this module
+
+        check_catalog(scenario, lines, source)
+    return scenario
 
 
 def load(path: str | Path) -> Scenario:

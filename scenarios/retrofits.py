@@ -182,16 +182,48 @@ def default_plans(scenario: Scenario, max_n: int | None = None) -> list[Plan]:
     return plans
 
 
-def check_catalog(scenario: Scenario) -> None:
-    """Apply each retrofit (with what it requires) once, so bad paths fail at load time."""
+def check_catalog(
+    scenario: Scenario,
+    lines: dict[tuple[str | int, ...], int] | None = None,
+    source: str = "<scenario>",
+) -> None:
+    """Apply each retrofit (after what it requires) once, so a bad change fails at load time,
+    named by its retrofit, its path and its line."""
     by_id = {r.id: r for r in scenario.retrofits}
+    base = scenario.model_dump(mode="json")
 
-    def closure(rid: str) -> set[str]:
-        out = {rid}
+    def closure(rid: str) -> list[str]:
+        out: list[str] = []
         for req in by_id[rid].requires:
-            out |= closure(req)
-        return out
+            out += [x for x in closure(req) if x not in out]
+        return [*out, rid] if rid not in out else out
 
-    for retrofit in scenario.retrofits:
-        ids = closure(retrofit.id)
-        apply(scenario, Plan(tuple(r.id for r in scenario.retrofits if r.id in ids)))
+    problems: list[Problem] = []
+    for i, retrofit in enumerate(scenario.retrofits):
+        data = base
+        for rid in closure(retrofit.id)[:-1]:
+            try:
+                data = patch(data, by_id[rid].changes)
+            except PatchError:
+                data = base  # reported under its own retrofit
+        for path, change in retrofit.changes.items():
+            where = f"retrofits[{retrofit.id}].changes.{path}"
+            line = (lines or {}).get(("retrofits", i, "changes", path))
+            try:
+                data = patch(data, {path: change})
+            except PatchError as exc:
+                problems.append(Problem(where, str(exc), line))
+        if problems:
+            continue
+        try:
+            validate(data, source)
+        except ScenarioError as exc:
+            line = (lines or {}).get(("retrofits", i))
+            for p in exc.problems:
+                problems.append(
+                    Problem(
+                        f"retrofits[{retrofit.id}]", f"makes {p.field} invalid: {p.message}", line
+                    )
+                )
+    if problems:
+        raise ScenarioError(source, problems)
