@@ -200,6 +200,7 @@ def check_catalog(
 
     problems: list[Problem] = []
     for i, retrofit in enumerate(scenario.retrofits):
+        before = len(problems)
         data = base
         for rid in closure(retrofit.id)[:-1]:
             try:
@@ -213,7 +214,7 @@ def check_catalog(
                 data = patch(data, {path: change})
             except PatchError as exc:
                 problems.append(Problem(where, str(exc), line))
-        if problems:
+        if len(problems) > before:
             continue
         try:
             validate(data, source)
