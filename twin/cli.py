@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from twin.durations import parse_duration
+from twin.durations import format_duration, parse_duration
 from twin.errors import TwinError, UsageError
 from twin.runner import default_workers
+
+if TYPE_CHECKING:
+    from scenarios.batch import Batch
+    from scenarios.schema import Scenario
 
 app = typer.Typer(
     help="shopfloor-twin: discrete-event digital twin of smart workshop lines.",
@@ -31,6 +38,31 @@ EXIT_USER = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
+# Options shared by the commands.
+ScenarioArg = Annotated[str, typer.Argument(help="Scenario file, or a bundled name (`demo`).")]
+Reps = Annotated[int | None, typer.Option("--reps", help="Replications.")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
+Horizon = Annotated[str | None, typer.Option(help="Simulated time per replication, e.g. 8h.")]
+Warmup = Annotated[
+    str | None, typer.Option(help="Warm-up discarded from statistics, e.g. 30min, or 'auto'.")
+]
+Workers = Annotated[int | None, typer.Option(help="Local processes (default: all cores).")]
+Scheduler = Annotated[
+    str | None, typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
+]
+Precision = Annotated[
+    float | None,
+    typer.Option(
+        help="Add replications until each headline CI half-width is within this "
+        "fraction of its mean (e.g. 0.02)."
+    ),
+]
+MaxReps = Annotated[int, typer.Option("--max-reps", help="Replication cap for --precision.")]
+StoreDir = Annotated[
+    Path | None, typer.Option("--out", help="Store directory (default runs/<scenario>-<time>).")
+]
+JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the JSON here.")]
+
 
 def _user_error(exc: TwinError) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
@@ -46,53 +78,74 @@ def _duration(option: str, value: str | None) -> float | None:
         raise UsageError(f"option {option}: {exc}") from None
 
 
-def _nonnegative(option: str, value: int | None) -> int | None:
-    if value is not None and value < 0:
-        raise UsageError(f"option {option}: must not be negative, got {value}")
+def _at_least(option: str, value: int | None, low: int) -> int | None:
+    if value is not None and value < low:
+        raise UsageError(f"option {option}: must be at least {low}, got {value}")
     return value
 
 
-def _positive(option: str, value: int | None) -> int | None:
-    if value is not None and value < 1:
-        raise UsageError(f"option {option}: must be at least 1, got {value}")
-    return value
+def _load(
+    scenario: str, reps: int | None, seed: int | None, horizon: str | None, warmup: str | None
+) -> Scenario:
+    """Load a scenario and apply the command-line overrides (``--warmup auto`` included)."""
+    from scenarios.catalog import load_scenario
+    from scenarios.overrides import override
+
+    auto = warmup is not None and warmup.strip().lower() == "auto"
+    model = override(
+        load_scenario(scenario),
+        {
+            "replications": _at_least("--reps", reps, 1),
+            "seed": _at_least("--seed", seed, 0),
+            "horizon": _duration("--horizon", horizon),
+            "warmup": None if auto else _duration("--warmup", warmup),
+        },
+    )
+    if auto:
+        from scenarios.warmup import detect
+
+        chosen = detect(model)
+        err.print(f"warm-up chosen by MSER-5: {format_duration(chosen)}", highlight=False)
+        model = override(model, {"warmup": chosen})
+    return model
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 @app.command("run")
 def run_command(
-    scenario: Annotated[str, typer.Argument(help="Scenario file, or a bundled name (`demo`).")],
-    reps: Annotated[int | None, typer.Option("--reps", help="Replications.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-    horizon: Annotated[str | None, typer.Option(help="Simulated time per replication.")] = None,
-    warmup: Annotated[str | None, typer.Option(help="Warm-up discarded from statistics.")] = None,
+    scenario: ScenarioArg,
+    reps: Reps = None,
+    seed: Seed = None,
+    horizon: Horizon = None,
+    warmup: Warmup = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results JSON.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Keep the run here.")] = None,
     trace: Annotated[
         Path | None, typer.Option(help="Parquet trace of replication 0's state changes.")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Parallel processes (default: all cores).")
-    ] = None,
+    workers: Workers = None,
 ) -> None:
     """Simulate a scenario and print its KPIs with 95% confidence intervals."""
-    from scenarios.catalog import load_scenario
     from scenarios.experiment import run
-    from scenarios.overrides import override
     from twin.report import print_summary
 
     try:
-        changes: dict[str, Any] = {
-            "replications": _positive("--reps", reps),
-            "seed": _nonnegative("--seed", seed),
-            "horizon": _duration("--horizon", horizon),
-            "warmup": _duration("--warmup", warmup),
-        }
-        n_workers = _positive("--workers", workers) or default_workers()
-        model = override(load_scenario(scenario), changes)
+        n_workers = _at_least("--workers", workers, 1) or default_workers()
+        model = _load(scenario, reps, seed, horizon, warmup)
     except TwinError as exc:
         _user_error(exc)
-
-    with _progress("run") as progress:
+    with _progress() as progress:
         task = progress.add_task(f"{model.name}: replications", total=model.replications)
         result = run(
             model,
@@ -119,91 +172,14 @@ def run_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _progress(label: str) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
-
-@app.command("compare")
-def compare_command(
-    scenario: Annotated[
-        str, typer.Argument(help="Scenario file with retrofits, or a bundled name.")
-    ],
-    plan: Annotated[
-        list[str] | None,
-        typer.Option("--plan", help="A plan such as platform+predictive_maintenance (repeatable)."),
-    ] = None,
-    max_n: Annotated[
-        int | None,
-        typer.Option("--max-n", help="Default plans: at most K retrofits besides the core."),
-    ] = None,
-    reps: Annotated[int | None, typer.Option("--reps", help="Replications per plan.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-    horizon: Annotated[str | None, typer.Option(help="Simulated time per replication.")] = None,
-    warmup: Annotated[str | None, typer.Option(help="Warm-up discarded from statistics.")] = None,
-    precision: Annotated[
-        float | None,
-        typer.Option(
-            help="Add replications until each headline CI half-width is within this "
-            "fraction of its mean."
-        ),
-    ] = None,
-    max_reps: Annotated[int, typer.Option("--max-reps", help="Cap for --precision.")] = 200,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Store directory (default runs/<scenario>-<time>).")
-    ] = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Also write the comparison JSON here.")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Local processes (default: all cores).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
-    ] = None,
-) -> None:
-    """Compare the baseline with "1+N" upgrade plans: gains, money, ranking, attribution."""
-    from datetime import datetime
-
-    from scenarios.catalog import load_scenario
-    from scenarios.compare import run_compare
-    from scenarios.overrides import override
-    from scenarios.retrofits import default_plans, parse_plan
+@contextmanager
+def _experiment(
+    model: Scenario, kind: str, names: list[str], out_dir: Path | None
+) -> Iterator[tuple[Path, Any, Progress, Any]]:
+    """The store directory (resumed when the same experiment was cut short) and a progress bar."""
     from scenarios.store import Store, mark, model_key, output_dir, signature
-    from twin.report import print_comparison
 
-    try:
-        if precision is not None and not 0 < precision < 1:
-            raise UsageError(f"option --precision: must be between 0 and 1, got {precision}")
-        if max_n is not None and max_n < 0:
-            raise UsageError(f"option --max-n: must not be negative, got {max_n}")
-        _positive("--max-reps", max_reps)
-        n_workers = _positive("--workers", workers) or default_workers()
-        model = override(
-            load_scenario(scenario),
-            {
-                "replications": _positive("--reps", reps),
-                "seed": _nonnegative("--seed", seed),
-                "horizon": _duration("--horizon", horizon),
-                "warmup": _duration("--warmup", warmup),
-            },
-        )
-        if not model.retrofits:
-            raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
-        plans = [parse_plan(model, p) for p in plan] if plan else default_plans(model, max_n)
-        if not plans:
-            raise UsageError("no plan satisfies the retrofits' requirements")
-    except TwinError as exc:
-        _user_error(exc)
-
-    sig = signature("compare", [model_key(model), *(p.name for p in plans)], model.replications)
+    sig = signature(kind, [model_key(model), *names], model.replications)
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         directory, resumed = output_dir(Path("runs"), model.name, sig, stamp)
@@ -212,28 +188,22 @@ def compare_command(
     if resumed:
         err.print(f"resuming the experiment in {directory}", highlight=False)
     mark(directory, sig, False, sys.argv)
-    with Store(directory / "store.sqlite") as store, _progress("compare") as progress:
-        task = progress.add_task(f"{model.name}: {len(plans)} plans + baseline", total=None)
+    with Store(directory / "store.sqlite") as store, _progress() as progress:
+        task = progress.add_task(f"{model.name}: {kind}", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        try:
-            comparison, batch = run_compare(
-                model, plans, store, n_workers, scheduler, advance, precision, max_reps
-            )
-        except TwinError as exc:
-            _user_error(exc)
+        yield directory, store, progress, advance
+    # Reached only when the body did not raise: the caller marks completion itself.
+
+
+def _close(directory: Path, model: Scenario, kind: str, names: list[str], batch: Batch) -> None:
+    """Mark the directory, say what ran, and exit non-zero if the batch is unfinished."""
+    from scenarios.store import mark, model_key, signature
+
     done = not batch.interrupted and not batch.errors
-    doc = comparison.summary() if done else None
-    if doc is not None:
-        text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
-        (directory / "comparison.json").write_text(text, encoding="utf-8")
-        if json_path is not None:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(text, encoding="utf-8")
-        print_comparison(out, doc)
-    mark(directory, sig, done, sys.argv)
+    mark(directory, signature(kind, [model_key(model), *names], model.replications), done, sys.argv)
     err.print(
         f"{batch.ran} replications run, {batch.reused} reused from the store; "
         f"results in {directory}",
@@ -241,13 +211,133 @@ def compare_command(
     )
     if batch.interrupted:
         err.print(
-            "interrupted: finished replications are stored; run the same command again to resume"
+            "interrupted: finished replications are stored; run the same command again to resume",
+            highlight=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     if batch.errors:
         for where, message in sorted(batch.errors.items()):
             err.print(f"replication {where} failed: {message}", highlight=False, markup=False)
         raise typer.Exit(EXIT_FAILED)
+
+
+def _write(doc: dict[str, Any], *paths: Path | None) -> None:
+    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    for path in paths:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+
+@app.command("compare")
+def compare_command(
+    scenario: ScenarioArg,
+    plan: Annotated[
+        list[str] | None,
+        typer.Option("--plan", help="A plan such as platform+predictive_maintenance (repeatable)."),
+    ] = None,
+    max_n: Annotated[
+        int | None,
+        typer.Option("--max-n", help="Default plans: at most K retrofits besides the core."),
+    ] = None,
+    reps: Reps = None,
+    seed: Seed = None,
+    horizon: Horizon = None,
+    warmup: Warmup = None,
+    precision: Precision = None,
+    max_reps: MaxReps = 200,
+    out_dir: StoreDir = None,
+    json_path: JsonPath = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+) -> None:
+    """Compare the baseline with "1+N" upgrade plans: gains, money, ranking, attribution."""
+    from scenarios.compare import run_compare
+    from scenarios.retrofits import default_plans, parse_plan
+    from twin.report import print_comparison
+
+    try:
+        _check_precision(precision, max_reps)
+        _at_least("--max-n", max_n, 0)
+        n_workers = _at_least("--workers", workers, 1) or default_workers()
+        model = _load(scenario, reps, seed, horizon, warmup)
+        if not model.retrofits:
+            raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
+        plans = [parse_plan(model, p) for p in plan] if plan else default_plans(model, max_n)
+        if not plans:
+            raise UsageError("no plan satisfies the retrofits' requirements")
+    except TwinError as exc:
+        _user_error(exc)
+    names = [p.name for p in plans]
+    with _experiment(model, "compare", names, out_dir) as (directory, store, _, advance):
+        try:
+            comparison, batch = run_compare(
+                model, plans, store, n_workers, scheduler, advance, precision, max_reps
+            )
+        except TwinError as exc:
+            _user_error(exc)
+    if not batch.interrupted and not batch.errors:
+        doc = comparison.summary()
+        _write(doc, directory / "comparison.json", json_path)
+        print_comparison(out, doc)
+    _close(directory, model, "compare", names, batch)
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: ScenarioArg,
+    param: Annotated[
+        list[str],
+        typer.Option("--param", help="PATH=V1,V2,... e.g. stations.M2.input_buffer=0,1,2,5"),
+    ],
+    reps: Reps = None,
+    seed: Seed = None,
+    horizon: Horizon = None,
+    warmup: Warmup = None,
+    precision: Precision = None,
+    max_reps: MaxReps = 200,
+    out_dir: StoreDir = None,
+    json_path: JsonPath = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+) -> None:
+    """Run a full factorial over scenario parameters and tabulate the headline KPIs."""
+    from scenarios.batch import evaluate_models
+    from scenarios.sweep import model_at, parse_param, points, table, write_csv
+    from twin.report import print_sweep
+
+    try:
+        _check_precision(precision, max_reps)
+        n_workers = _at_least("--workers", workers, 1) or default_workers()
+        params = [parse_param(p) for p in param]
+        model = _load(scenario, reps, seed, horizon, warmup)
+        grid = points(params)
+        models = {point.name: model_at(model, point) for point in grid}
+    except TwinError as exc:
+        _user_error(exc)
+    names = list(models)
+    with _experiment(model, "sweep", names, out_dir) as (directory, store, _, advance):
+        batch = evaluate_models(
+            models, model.replications, store, n_workers, scheduler, advance, precision, max_reps
+        )
+    if not batch.interrupted and not batch.errors:
+        rows = table(model, grid, batch.results)
+        doc = {
+            "scenario": model.model_dump(mode="json"),
+            "seed": model.seed,
+            "parameters": {p.path: list(p.values) for p in params},
+            "points": rows,
+        }
+        _write(doc, directory / "sweep.json", json_path)
+        write_csv(directory / "sweep.csv", rows)
+        print_sweep(out, doc)
+    _close(directory, model, "sweep", names, batch)
+
+
+def _check_precision(precision: float | None, max_reps: int) -> None:
+    if precision is not None and not 0 < precision < 1:
+        raise UsageError(f"option --precision: must be between 0 and 1, got {precision}")
+    _at_least("--max-reps", max_reps, 2)
 
 
 @app.command("scenarios")
@@ -264,9 +354,7 @@ def scenarios_command() -> None:
 
 
 @app.command("validate")
-def validate_command(
-    scenario: Annotated[str, typer.Argument(help="Scenario file, or a bundled name.")],
-) -> None:
+def validate_command(scenario: ScenarioArg) -> None:
     """Check a scenario file and say what it describes."""
     from scenarios.catalog import load_scenario
 
@@ -277,15 +365,11 @@ def validate_command(
     kind = "saturated" if model.saturated else "with arrivals"
     out.print(
         f"ok: {model.name!r}: {len(model.stations)} stations, {len(model.products)} products, "
-        f"{kind}, {model.replications} replications",
+        f"{len(model.retrofits)} retrofits, {kind}, {model.replications} replications",
         highlight=False,
     )
 
 
 def main() -> None:
     """Entry point of the ``twin`` console script."""
-    try:
-        app()
-    except UsageError as exc:  # pragma: no cover - raised before typer handles it
-        err.print(f"error: {exc}", highlight=False)
-        sys.exit(EXIT_USER)
+    app()

@@ -139,3 +139,23 @@ def print_comparison(console: Console, doc: Mapping[str, Any]) -> None:
     console.print(comparison_table(doc))
     if doc.get("contributions"):
         console.print(contribution_table(doc))
+
+
+def print_sweep(console: Console, doc: Mapping[str, Any]) -> None:
+    """One row per point of a sweep: its settings and the headline KPIs."""
+    paths = list(doc["parameters"])
+    table = Table(title=f"{doc['scenario']['name']}: sweep (mean ± 95% CI)")
+    for path in paths:
+        table.add_column(path, justify="right")
+    for col in ("throughput/h", "OEE (%)", "lead time (min)", "WIP", "scrap (%)"):
+        table.add_column(col, justify="right")
+    for row in doc["points"]:
+        table.add_row(
+            *(str(row["settings"][p]) for p in paths),
+            _num(row["throughput_per_hour"], 2),
+            _num(row["oee"], 1, 100),
+            _num(row["lead_time_s"], 2, 1 / 60),
+            _num(row["wip"], 2),
+            _num(row["scrap_rate"], 2, 100),
+        )
+    console.print(table)
