@@ -7,6 +7,7 @@ that lead to the same line share their replications.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import sqlite3
@@ -60,6 +61,26 @@ class Store:
                 "INSERT OR IGNORE INTO replications VALUES (?, ?, ?, ?)",
                 (model, replication, plan, json.dumps(kpis, sort_keys=True)),
             )
+
+    def export_csv(self, path: str | Path) -> Path:
+        """Every stored replication as one CSV row: model, plan, replication, then the KPIs."""
+        from twin.results import flatten
+
+        rows = [
+            {"model": model, "plan": plan, "replication": rep, **flatten(json.loads(kpis))}
+            for model, rep, plan, kpis in self._db.execute(
+                "SELECT model, replication, plan, kpis FROM replications ORDER BY plan, replication"
+            )
+        ]
+        fields: list[str] = []
+        for row in rows:
+            fields += [k for k in row if k not in fields]
+        p = Path(path)
+        with p.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        return p
 
     def count(self) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM replications").fetchone()

@@ -203,6 +203,10 @@ def _close(directory: Path, model: Scenario, kind: str, names: list[str], batch:
     from scenarios.store import mark, model_key, signature
 
     done = not batch.interrupted and not batch.errors
+    from scenarios.store import Store
+
+    with Store(directory / "store.sqlite") as store:
+        store.export_csv(directory / "replications.csv")
     mark(directory, signature(kind, [model_key(model), *names], model.replications), done, sys.argv)
     err.print(
         f"{batch.ran} replications run, {batch.reused} reused from the store; "
