@@ -124,13 +124,16 @@ def evaluate_models(
     """``evaluate``; with ``precision``, add replications until every headline half-width
     is within that fraction of its mean, or ``max_replications`` is reached."""
     n = replications
+    ran = 0
+    reused: int | None = None
     while True:
         batch = evaluate(models, n, store, workers, scheduler, on_done)
+        ran += batch.ran
+        reused = batch.reused if reused is None else reused
+        batch.ran, batch.reused, batch.replications = ran, reused, n
         if precision is None or batch.interrupted or batch.errors or n >= max_replications:
-            batch.replications = n
             return batch
         need = _precise(batch, models, precision)
         if need == 0:
-            batch.replications = n
             return batch
         n = min(max_replications, max(need, n + 2))

@@ -35,9 +35,13 @@ class FieldError(ValueError):
 
 def _per_product_or_single(value: Any) -> str:
     """A mapping without a ``dist`` tag is a per-product table; anything else one distribution."""
-    if isinstance(value, dict) and "dist" not in value and value:
+    if isinstance(value, dict) and value and "dist" not in value and not set(value) & _PARAMS:
         return "per_product"
     return "single"
+
+
+# Keys that only a distribution has: a mapping with them is a distribution missing its tag.
+_PARAMS = {"mean", "sd", "low", "mode", "high", "value", "values", "weights", "k", "cv", "shape"}
 
 
 ProcessTime = Annotated[
@@ -239,9 +243,9 @@ class Scenario(_Model):
 
 def _unique(kind: str, ids: list[str]) -> None:
     seen: set[str] = set()
-    for i in ids:
+    for index, i in enumerate(ids):
         if i in seen:
-            raise ValueError(f"{kind} id {i!r} appears more than once")
+            raise FieldError((index, "id"), f"{kind} id {i!r} appears more than once")
         seen.add(i)
 
 

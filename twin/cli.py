@@ -39,7 +39,9 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 # Options shared by the commands.
-ScenarioArg = Annotated[str, typer.Argument(help="Scenario file, or a bundled name (`demo`).")]
+ScenarioArg = Annotated[
+    str, typer.Argument(metavar="SCENARIO", help="Scenario file, or a bundled name (`demo`).")
+]
 Reps = Annotated[int | None, typer.Option("--reps", help="Replications.")]
 Seed = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
 Horizon = Annotated[str | None, typer.Option(help="Simulated time per replication, e.g. 8h.")]
@@ -321,9 +323,19 @@ def sweep_command(
         _user_error(exc)
     names = list(models)
     with _experiment(model, "sweep", names, out_dir) as (directory, store, _, advance):
-        batch = evaluate_models(
-            models, model.replications, store, n_workers, scheduler, advance, precision, max_reps
-        )
+        try:
+            batch = evaluate_models(
+                models,
+                model.replications,
+                store,
+                n_workers,
+                scheduler,
+                advance,
+                precision,
+                max_reps,
+            )
+        except TwinError as exc:
+            _user_error(exc)
     if not batch.interrupted and not batch.errors:
         rows = table(model, grid, batch.results)
         doc = {

@@ -30,7 +30,10 @@ def line_table(doc: Mapping[str, Any]) -> Table:
     line = doc["line"]
     lead = line["lead_time_s"]
     n = doc["replications"]
-    table = Table(title=f"{doc['scenario']['name']}: line KPIs (mean ± 95% CI, {n} replications)")
+    table = Table(
+        title=f"{doc['scenario']['name']}: line KPIs",
+        caption=f"mean ± 95% CI over {n} replications",
+    )
     table.add_column("KPI")
     table.add_column("value", justify="right")
     table.add_row("throughput (good parts/h)", _num(line["throughput_per_hour"], 2))

@@ -97,17 +97,26 @@ Finish = Callable[[int, Any, BaseException | None], None]
 def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: Finish) -> None:
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_ignore_sigint)
     pending: dict[Future[Any], int] = {}
+
+    def collect(futures: set[Future[Any]]) -> None:
+        for future in futures:
+            index = pending.pop(future)
+            exc = future.exception()
+            finish(index, None if exc else future.result(), exc)
+
     try:
         pending = {pool.submit(fn, *args): index for index, args in tasks}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                index = pending.pop(future)
-                exc = future.exception()
-                finish(index, None if exc else future.result(), exc)
-    finally:
+            collect(finished)
+    except KeyboardInterrupt:
+        # Cancel what has not started; keep what is running, which finishes shortly.
         for future in pending:
             future.cancel()
+        running = {f for f in pending if not f.cancelled()}
+        collect(wait(running).done)
+        raise
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -129,7 +138,7 @@ def _dask(fn: Callable[..., Any], tasks: Sequence[Task], scheduler: str, finish:
             for index, args in tasks
         }
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 index = futures[future]
                 if future.status == "finished":
                     finish(index, future.result(), None)
