@@ -16,6 +16,7 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/twin run demo
+	$(BIN)/twin compare demo
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check $(PACKAGES) tests bench
@@ -25,6 +26,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/line_bench.py
+	$(BIN)/python bench/parallel_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
