@@ -41,6 +41,21 @@ def station_kpis(station: Station, now: float, warmup: float) -> dict[str, objec
     }
 
 
+def deadlocked(line: Line) -> list[str]:
+    """Stations caught in a cycle of blocking (each waits for the next, which is full)."""
+    waits = {sid: st.blocked_by() for sid, st in line.stations.items()}
+    stuck = {sid for sid, targets in waits.items() if targets}
+    # Peel off stations that wait for one that is not stuck; what remains is cyclic.
+    changed = True
+    while changed:
+        changed = False
+        for sid in sorted(stuck):
+            if not waits[sid] & stuck:
+                stuck.discard(sid)
+                changed = True
+    return sorted(stuck)
+
+
 def line_kpis(line: Line, now: float) -> dict[str, object]:
     span = now - line.warmup
     exits = line.good_after_warmup + line.scrap_after_warmup
@@ -51,6 +66,7 @@ def line_kpis(line: Line, now: float) -> dict[str, object]:
         "wip": line.wip.mean(now),
         "scrap_rate": _ratio(line.scrap_after_warmup, exits),
         "scrap_per_hour": _ratio(line.scrap_after_warmup * 3600.0, span),
+        "deadlocked": float(bool(deadlocked(line))),
         "parts": {
             "created": float(line.created),
             "finished": float(line.finished),

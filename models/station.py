@@ -94,6 +94,12 @@ class Station:
             self.gate.release(part.token)
         part.token = None
 
+    def blocked_by(self) -> set[str]:
+        """The stations this one waits for when every one of its machines is blocked."""
+        if any(m.waiting_for is None for m in self.machines):
+            return set()
+        return {m.waiting_for.id for m in self.machines if m.waiting_for is not None}
+
     def state_totals(self, now: float) -> list[float]:
         """Seconds per state, summed over machines, after the warm-up."""
         totals = [0.0] * len(STATES)
@@ -117,6 +123,7 @@ class Machine:
         self.working = False
         self.failures = 0
         self.last_product: str | None = None
+        self.waiting_for: Station | None = None
         self.repaired = self.env.event()
         self._work: Callable[[float], Generator[Any, Any, None]] = self._plain
         self._setup_work = self._plain
@@ -198,7 +205,11 @@ class Machine:
                 token = nxt.gate.request()
                 if not token.triggered:
                     self._state(BLOCKED)
-                yield token
+                    self.waiting_for = nxt
+                    yield token
+                    self.waiting_for = None
+                else:
+                    yield token
             st.release(part)
             part.token = token
             nxt.receive(part)

@@ -159,7 +159,16 @@ def run_command(
         result.write_json(json_path)
     if out_dir is not None:
         result.write_dir(out_dir)
-    print_summary(out, result.summary())
+    doc = result.summary()
+    print_summary(out, doc)
+    stuck = [v for v in doc.get("line", {}).get("deadlocked", {}).get("values", []) if v]
+    if stuck:
+        err.print(
+            f"warning: the line deadlocked in {len(stuck)} of {doc['replications']} replications "
+            "(stations blocked in a cycle on a route that revisits them); give one station on "
+            "the loop more input buffer",
+            highlight=False,
+        )
     outcome = result.outcome
     if outcome.interrupted:
         err.print(

@@ -129,7 +129,7 @@ def _dask(fn: Callable[..., Any], tasks: Sequence[Task], scheduler: str, finish:
         ) from None
     try:
         client = Client(scheduler, set_as_default=False, timeout="10s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"option --scheduler: cannot reach {scheduler}: {exc}") from None
     run = uuid.uuid4().hex[:8]
     with client:
