@@ -17,7 +17,7 @@ from typing import Any
 from scenarios.loader import validate
 from scenarios.schema import Retrofit, Scenario
 from twin.durations import parse_duration
-from twin.errors import Problem, ScenarioError
+from twin.errors import Problem, ScenarioError, UsageError
 
 # Parameters of a distribution that are times (and scale with it); the others are shapes.
 _TIME_PARAMS = ("value", "mean", "sd", "low", "mode", "high", "scale", "values")
@@ -25,6 +25,14 @@ _TIME_PARAMS = ("value", "mean", "sd", "low", "mode", "high", "scale", "values")
 
 class PatchError(ValueError):
     """A change that cannot be applied; the caller adds which retrofit it belongs to."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 @dataclass(frozen=True)
@@ -46,12 +54,12 @@ BASELINE = Plan(())
 
 def _scale(value: Any, k: float, where: str) -> Any:
     if isinstance(value, bool):
-        raise PatchError(f"{where}: cannot scale {value!r}")
+        raise PatchError(f"cannot scale {value!r}")
     if isinstance(value, int | float | str):
         try:
             return parse_duration(value) * k
         except ValueError as exc:
-            raise PatchError(f"{where}: cannot scale {value!r}: {exc}") from None
+            raise PatchError(f"cannot scale {value!r}: {exc}") from None
     if isinstance(value, dict) and "dist" in value:
         out = dict(value)
         for param in _TIME_PARAMS:
@@ -63,14 +71,14 @@ def _scale(value: Any, k: float, where: str) -> Any:
                     else _scale(inner, k, where)
                 )
         return out
-    raise PatchError(f"{where}: cannot scale {value!r} (not a number, duration or distribution)")
+    raise PatchError(f"cannot scale {value!r} (not a number, duration or distribution)")
 
 
 def _new_value(current: Any, change: Any, where: str) -> Any:
-    if isinstance(change, dict) and set(change) == {"scale"}:
+    if _is_scale(change):
         k = change["scale"]
         if isinstance(k, bool) or not isinstance(k, int | float) or k < 0:
-            raise PatchError(f"{where}: scale must be a non-negative number, got {k!r}")
+            raise PatchError(f"scale must be a non-negative number, got {k!r}")
         return _scale(current, float(k), where)
     return copy.deepcopy(change)
 
@@ -111,11 +119,24 @@ def patch(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(data)
     for path, change in changes.items():
         parts = path.split(".")
-        if not all(parts):
-            raise PatchError(f"{path!r} is not a dotted path")
-        for container, key in list(_targets(out, parts, [])):
-            container[key] = _new_value(container[key], change, path)
+        try:
+            if not all(parts):
+                raise PatchError(f"{path!r} is not a dotted path")
+            targets = list(_targets(out, parts, []))
+            if _is_scale(change) and "*" in parts:
+                # A wildcard scales the items that have a value; unset (unlimited) ones stay.
+                targets = [(c, k) for c, k in targets if c[k] is not None]
+                if not targets:
+                    raise PatchError("no item has a value to scale")
+            for container, key in targets:
+                container[key] = _new_value(container[key], change, path)
+        except PatchError as exc:
+            raise PatchError(exc.message, path) from None
     return out
+
+
+def _is_scale(change: Any) -> bool:
+    return isinstance(change, dict) and set(change) == {"scale"}
 
 
 def apply(scenario: Scenario, plan: Plan) -> Scenario:
@@ -152,6 +173,8 @@ def check(scenario: Scenario, plan: Plan) -> None:
 def parse_plan(scenario: Scenario, text: str) -> Plan:
     """``"platform+predictive_maintenance"`` -> a checked Plan in catalog order."""
     names = [n.strip() for n in text.split("+") if n.strip()]
+    if not names:
+        raise UsageError(f"option --plan: {text!r} names no retrofit; write e.g. a+b")
     order = [r.id for r in scenario.retrofits]
     plan = Plan(tuple(sorted(set(names), key=lambda n: order.index(n) if n in order else -1)))
     check(scenario, plan)
@@ -213,7 +236,7 @@ def check_catalog(
             try:
                 data = patch(data, {path: change})
             except PatchError as exc:
-                problems.append(Problem(where, str(exc), line))
+                problems.append(Problem(where, exc.message, line))
         if len(problems) > before:
             continue
         try:

@@ -47,9 +47,11 @@ def wip_series(scenario: Scenario, replication: int, samples: int = SAMPLES) -> 
     out = np.zeros(samples)
 
     def sample() -> Generator[Any, Any, None]:
+        # Sample in the middle of each interval, so the last one falls before the horizon.
+        yield env.timeout(step / 2)
         for i in range(samples):
-            yield env.timeout(step)
             out[i] = line.wip.level
+            yield env.timeout(step)
 
     env.process(sample())
     env.run(until=model.horizon)

@@ -85,11 +85,6 @@ def test_wip_series_samples_the_line(scenario: Callable[[str], Any]) -> None:
     assert np.all((series[int(300 / step) : -1] >= 50) & (series[int(300 / step) : -1] <= 53))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenarios/warmup.py wip_series: the last sample falls at the horizon, which "
-    "env.run(until=horizon) never reaches, so it stays 0",
-)
 def test_wip_series_last_sample_is_taken(scenario: Callable[[str], Any]) -> None:
     """The last sample of the WIP series is a real observation, not the initial zero."""
     s = scenario(FILL.format(dist="constant, value"))

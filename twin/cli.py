@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,15 +199,25 @@ def _experiment(
         directory, resumed = out_dir, (out_dir / "store.sqlite").exists()
     if resumed:
         err.print(f"resuming the experiment in {directory}", highlight=False)
+    fresh = not directory.exists()
     mark(directory, sig, False, sys.argv)
-    with Store(directory / "store.sqlite") as store, _progress() as progress:
-        task = progress.add_task(f"{model.name}: {kind}", total=None)
+    empty = False
+    try:
+        with Store(directory / "store.sqlite") as store, _progress() as progress:
+            task = progress.add_task(f"{model.name}: {kind}", total=None)
 
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
 
-        yield directory, store, progress, advance
-    # Reached only when the body did not raise: the caller marks completion itself.
+            try:
+                yield directory, store, progress, advance
+            except BaseException:
+                empty = store.count() == 0
+                raise
+    finally:
+        if fresh and empty:
+            # Nothing ran (a bad scheduler, say): leave no half-made run behind.
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _close(directory: Path, model: Scenario, kind: str, names: list[str], batch: Batch) -> None:

@@ -128,7 +128,7 @@ def _dask(fn: Callable[..., Any], tasks: Sequence[Task], scheduler: str, finish:
             "option --scheduler needs Dask: pip install 'shopfloor-twin[dask]'"
         ) from None
     try:
-        client = Client(scheduler, set_as_default=False, timeout="10s")
+        client = Client(scheduler, set_as_default=False, timeout="5s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"option --scheduler: cannot reach {scheduler}: {exc}") from None
     run = uuid.uuid4().hex[:8]
