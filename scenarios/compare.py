@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scenarios.batch import Batch, KPIs, evaluate, evaluate_models
-from scenarios.figures import Extract, bottleneck, headline
+from scenarios.figures import Extract, bottleneck, headline, levels
 from scenarios.retrofits import BASELINE, Plan, apply
 from scenarios.schema import Retrofit, Scenario
 from scenarios.store import Store
@@ -163,9 +163,7 @@ class Comparison:
         return {name: paired(self.runs[plan.name], self.base, f) for name, f in figures.items()}
 
     def levels(self, plan: Plan) -> dict[str, Summary]:
-        figures = headline(self.scenario)
-        reps = self.runs[plan.name]
-        return {name: summarize([f(reps[r]) for r in sorted(reps)]) for name, f in figures.items()}
+        return levels(self.scenario, self.runs[plan.name])
 
     @property
     def priced(self) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scenarios.schema import Scenario
+from twin.stats import Summary, summarize
 
 Extract = Callable[[dict[str, Any]], float]
 
@@ -37,4 +38,12 @@ def headline(scenario: Scenario) -> dict[str, Extract]:
         "lead_time_s": lambda k: float(k["line"]["lead_time_s"]["mean"]),
         "wip": lambda k: float(k["line"]["wip"]),
         "scrap_rate": lambda k: float(k["line"]["scrap_rate"]),
+    }
+
+
+def levels(scenario: Scenario, reps: dict[int, dict[str, Any]]) -> dict[str, Summary]:
+    """Each headline figure summarized over the given replications."""
+    return {
+        name: summarize([f(reps[r]) for r in sorted(reps)])
+        for name, f in headline(scenario).items()
     }

@@ -12,12 +12,11 @@ from typing import Any
 import yaml
 
 from scenarios.batch import KPIs
-from scenarios.figures import headline
+from scenarios.figures import levels
 from scenarios.loader import validate
 from scenarios.retrofits import PatchError, patch
 from scenarios.schema import Scenario
 from twin.errors import Problem, ScenarioError, UsageError
-from twin.stats import Summary, summarize
 
 
 @dataclass(frozen=True)
@@ -74,18 +73,14 @@ def table(
     scenario: Scenario, grid: Sequence[Point], runs: dict[str, dict[int, KPIs]]
 ) -> list[dict[str, Any]]:
     """One row per point: its settings and each headline figure summarized."""
-    figures = headline(scenario)
     rows = []
     for point in grid:
         reps = runs[point.name]
-        levels: dict[str, Summary] = {
-            name: summarize([f(reps[r]) for r in sorted(reps)]) for name, f in figures.items()
-        }
         rows.append(
             {
                 "point": point.name,
                 "settings": dict(point.settings),
-                **levels,
+                **levels(scenario, reps),
                 "replications": len(reps),
             }
         )
