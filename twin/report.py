@@ -26,6 +26,11 @@ def _pct(figure: Mapping[str, Any]) -> str:
     return "-" if mean is None else f"{100 * mean:.1f}%"
 
 
+def _time_unit(seconds: float | None) -> tuple[str, float]:
+    """Seconds for short times, minutes for the rest, so lead times read well."""
+    return ("s", 1.0) if seconds is not None and seconds < 120 else ("min", 1 / 60)
+
+
 def line_table(doc: Mapping[str, Any]) -> Table:
     line = doc["line"]
     lead = line["lead_time_s"]
@@ -37,9 +42,9 @@ def line_table(doc: Mapping[str, Any]) -> Table:
     table.add_column("KPI")
     table.add_column("value", justify="right")
     table.add_row("throughput (good parts/h)", _num(line["throughput_per_hour"], 2))
-    table.add_row("lead time mean (min)", _num(lead["mean"], 2, 1 / 60))
-    table.add_row("lead time p50 (min)", _num(lead["p50"], 2, 1 / 60))
-    table.add_row("lead time p95 (min)", _num(lead["p95"], 2, 1 / 60))
+    unit, scale = _time_unit(lead["mean"].get("mean"))
+    for stat in ("mean", "p50", "p95"):
+        table.add_row(f"lead time {stat} ({unit})", _num(lead[stat], 2, scale))
     table.add_row("WIP (parts, time average)", _num(line["wip"], 2))
     table.add_row("scrap rate (%)", _num(line["scrap_rate"], 2, 100))
     return table
@@ -53,7 +58,7 @@ def station_table(doc: Mapping[str, Any]) -> Table:
     for name in ("A", "P", "Q"):
         table.add_column(name, justify="right")
     table.add_column("OEE", justify="right")
-    table.add_column("± 95% CI", justify="right")
+    table.add_column("OEE ± (pts)", justify="right")
     for sid, st in doc["stations"].items():
         states = [_pct(st["states"][s]) for s in STATE_COLUMNS]
         oee = [_pct(st[k]) for k in OEE_COLUMNS[:3]]
