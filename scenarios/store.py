@@ -45,6 +45,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # With WAL, NORMAL keeps the file consistent; a power cut may lose the last rows,
+        # which a resumed run simply runs again.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     def load(self, model: str) -> dict[int, dict[str, Any]]:

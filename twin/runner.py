@@ -8,6 +8,8 @@ cleanly: finished tasks are kept and the outcome says the run was interrupted.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import traceback
@@ -53,6 +55,15 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers come from a fork server that has the simulator imported already: fast to
+    start, and safe although the parent runs threads (the progress bar)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        return multiprocessing.get_context("spawn")
+    multiprocessing.set_forkserver_preload(["scenarios.experiment"])
+    return multiprocessing.get_context("forkserver")
+
+
 def _ignore_sigint() -> None:
     # Workers leave Ctrl-C to the parent, which cancels what has not started.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -95,7 +106,9 @@ Finish = Callable[[int, Any, BaseException | None], None]
 
 
 def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: Finish) -> None:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), mp_context=_context(), initializer=_ignore_sigint
+    )
     pending: dict[Future[Any], int] = {}
 
     def collect(futures: set[Future[Any]]) -> None:
