@@ -138,14 +138,23 @@ def run_command(
         Path | None, typer.Option(help="Parquet trace of replication 0's state changes.")
     ] = None,
     workers: Workers = None,
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="Simulate the line with these retrofits, e.g. platform+smed."),
+    ] = None,
 ) -> None:
     """Simulate a scenario and print its KPIs with 95% confidence intervals."""
     from scenarios.experiment import run
+    from scenarios.overrides import override
+    from scenarios.retrofits import apply, parse_plan
     from twin.report import print_summary
 
     try:
         n_workers = _at_least("--workers", workers, 1) or default_workers()
         model = _load(scenario, reps, seed, horizon, warmup)
+        if plan is not None:
+            chosen = parse_plan(model, plan)
+            model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
     except TwinError as exc:
         _user_error(exc)
     with _progress() as progress:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 STATE_COLUMNS = ("busy", "starved", "blocked", "down", "setup")
@@ -36,7 +37,7 @@ def line_table(doc: Mapping[str, Any]) -> Table:
     lead = line["lead_time_s"]
     n = doc["replications"]
     table = Table(
-        title=f"{doc['scenario']['name']}: line KPIs",
+        title=f"{escape(doc['scenario']['name'])}: line KPIs",
         caption=f"mean ± 95% CI over {n} replications",
     )
     table.add_column("KPI")
@@ -100,7 +101,8 @@ def comparison_table(doc: Mapping[str, Any]) -> Table:
     base = doc["baseline"]["levels"]["throughput_per_hour"]["mean"]
     table = Table(
         title=(
-            f"{doc['scenario']['name']}: plans against the baseline ({base:,.1f} good parts/h), "
+            f"{escape(doc['scenario']['name'])}: plans against the baseline "
+            f"({base:,.1f} good parts/h), "
             f"paired differences ± 95% CI, ranked by {doc['ranked_by']}"
         )
     )
@@ -152,14 +154,14 @@ def print_comparison(console: Console, doc: Mapping[str, Any]) -> None:
 def print_sweep(console: Console, doc: Mapping[str, Any]) -> None:
     """One row per point of a sweep: its settings and the headline KPIs."""
     paths = list(doc["parameters"])
-    table = Table(title=f"{doc['scenario']['name']}: sweep (mean ± 95% CI)")
+    table = Table(title=f"{escape(doc['scenario']['name'])}: sweep (mean ± 95% CI)")
     for path in paths:
         table.add_column(path, justify="right")
     for col in ("throughput/h", "OEE (%)", "lead time (min)", "WIP", "scrap (%)"):
         table.add_column(col, justify="right")
     for row in doc["points"]:
         table.add_row(
-            *(str(row["settings"][p]) for p in paths),
+            *(escape(str(row["settings"][p])) for p in paths),
             _num(row["throughput_per_hour"], 2),
             _num(row["oee"], 1, 100),
             _num(row["lead_time_s"], 2, 1 / 60),
