@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -19,6 +20,19 @@ from twin.distributions import Distribution, Duration, PositiveDuration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _advances_time(dist: Any) -> Any:
+    if dist.expected <= 0:
+        raise ValueError(
+            "must have a positive mean: with only zero durations the clock would never move "
+            "and the run would not end"
+        )
+    return dist
+
+
+# A distribution whose draws must, on average, move the clock forward.
+Lasting = Annotated[Distribution, AfterValidator(_advances_time)]
 
 
 class _Model(BaseModel):
@@ -45,8 +59,7 @@ _PARAMS = {"mean", "sd", "low", "mode", "high", "value", "values", "weights", "k
 
 
 ProcessTime = Annotated[
-    Annotated[Distribution, Tag("single")]
-    | Annotated[dict[Identifier, Distribution], Tag("per_product")],
+    Annotated[Lasting, Tag("single")] | Annotated[dict[Identifier, Lasting], Tag("per_product")],
     Discriminator(_per_product_or_single),
 ]
 
@@ -63,7 +76,7 @@ class Arrivals(_Model):
 
     product: Identifier | None = None
     mix: dict[Identifier, Probability] | None = None
-    interarrival: Distribution | None = None
+    interarrival: Lasting | None = None
 
     @model_validator(mode="after")
     def _one_product_source(self) -> Arrivals:
@@ -86,7 +99,7 @@ class Setup(_Model):
 class Failures(_Model):
     """Breakdowns of each machine of a station."""
 
-    mtbf: Distribution
+    mtbf: Lasting
     mttr: Distribution
     basis: Literal["operating", "calendar"] = "operating"
 
