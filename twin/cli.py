@@ -179,6 +179,7 @@ def run_command(
             "the loop more input buffer",
             highlight=False,
         )
+    _warn_unstable(doc)
     outcome = result.outcome
     if outcome.interrupted:
         err.print(
@@ -191,6 +192,20 @@ def run_command(
         for index, message in sorted(outcome.errors.items()):
             err.print(f"replication {index} failed: {message}", highlight=False, markup=False)
         raise typer.Exit(EXIT_FAILED)
+
+
+def _warn_unstable(doc: dict[str, Any]) -> None:
+    """Say so when WIP is still climbing at the horizon (more arrivals than capacity)."""
+    line = doc.get("line") or {}
+    wip = (line.get("wip") or {}).get("mean")
+    end = ((line.get("parts") or {}).get("in_system") or {}).get("mean")
+    if wip is not None and end is not None and end > 1.5 * wip + 20:
+        err.print(
+            f"warning: {end:.0f} parts are in the line at the horizon against {wip:.1f} on "
+            "average: WIP is still growing, so arrivals may exceed capacity; the figures then "
+            "depend on the horizon",
+            highlight=False,
+        )
 
 
 @contextmanager
