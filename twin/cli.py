@@ -81,6 +81,21 @@ def _duration(option: str, value: str | None) -> float | None:
         raise UsageError(f"option {option}: {exc}") from None
 
 
+def _writable(option: str, path: Path | None, folder: bool = False) -> None:
+    """Refuse an output path that cannot be what the option writes, before simulating."""
+    if path is None:
+        return
+    if folder and path.exists() and not path.is_dir():
+        raise UsageError(f"option {option}: {path} exists and is not a folder")
+    if not folder and path.is_dir():
+        raise UsageError(f"option {option}: {path} is a folder; give a file name")
+    parent = path if folder else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"option {option}: cannot create {path}: {parent} is not a folder")
+
+
 def _at_least(option: str, value: int | None, low: int) -> int | None:
     if value is not None and value < low:
         raise UsageError(f"option {option}: must be at least {low}, got {value}")
@@ -155,6 +170,9 @@ def run_command(
         if plan is not None:
             chosen = parse_plan(model, plan)
             model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
+        _writable("--json", json_path)
+        _writable("--trace", trace)
+        _writable("--out", out_dir, folder=True)
     except TwinError as exc:
         _user_error(exc)
     with _progress() as progress:
@@ -165,12 +183,16 @@ def run_command(
             trace_path=str(trace) if trace else None,
             on_done=lambda *_: progress.advance(task),
         )
-    if json_path is not None:
-        result.write_json(json_path)
-    if out_dir is not None:
-        result.write_dir(out_dir)
     doc = result.summary()
     print_summary(out, doc)
+    try:
+        if json_path is not None:
+            result.write_json(json_path)
+        if out_dir is not None:
+            result.write_dir(out_dir)
+    except OSError as exc:
+        err.print(f"error: could not write the results: {exc}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
     stuck = [v for v in doc.get("line", {}).get("deadlocked", {}).get("values", []) if v]
     if stuck:
         err.print(
@@ -308,6 +330,8 @@ def compare_command(
 
     try:
         _check_precision(precision, max_reps)
+        _writable("--json", json_path)
+        _writable("--out", out_dir, folder=True)
         _at_least("--max-n", max_n, 0)
         n_workers = _at_least("--workers", workers, 1) or default_workers()
         model = _load(scenario, reps, seed, horizon, warmup)
@@ -358,6 +382,8 @@ def sweep_command(
 
     try:
         _check_precision(precision, max_reps)
+        _writable("--json", json_path)
+        _writable("--out", out_dir, folder=True)
         n_workers = _at_least("--workers", workers, 1) or default_workers()
         params = [parse_param(p) for p in param]
         model = _load(scenario, reps, seed, horizon, warmup)
