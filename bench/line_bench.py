@@ -71,15 +71,17 @@ MEMORY_SLACK = 1.25
 """Flat memory: the peak at the longest horizon is within this factor of the shortest."""
 
 
-def scenario_yaml(horizon: float) -> str:
-    """The benchmark line in the scenario format."""
+def scenario_yaml(
+    horizon: float, replications: int = 1, name: str = "bench-10-station-line"
+) -> str:
+    """The benchmark line in the scenario format (shared with parallel_bench.py)."""
     lines = [
-        "name: bench-10-station-line",
+        f"name: {name}",
         "description: 10 stations in series, saturated, failures, finite buffers.",
         f"seed: {SEED}",
         f"horizon: {horizon:g}",
         f"warmup: {WARMUP:g}",
-        "replications: 1",
+        f"replications: {replications}",
         "stations:",
     ]
     for sid, mean, buffer in STATIONS:

@@ -73,6 +73,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from line_bench import scenario_yaml as line_scenario
+
 from scenarios.batch import evaluate
 from scenarios.experiment import run, run_replication
 from scenarios.loader import loads
@@ -80,23 +82,6 @@ from scenarios.schema import Scenario
 from scenarios.store import Store, model_key
 from twin.runner import run_tasks
 
-SEED = 2020
-WARMUP = 2 * 3600.0
-MTBF = 4 * 3600.0
-MTTR = 10 * 60.0
-# (station, mean process time in seconds, input buffer places)
-STATIONS = [
-    ("S01", 55.0, 3),
-    ("S02", 58.0, 2),
-    ("S03", 60.0, 4),
-    ("S04", 57.0, 3),
-    ("S05", 62.0, 5),
-    ("S06", 56.0, 2),
-    ("S07", 59.0, 3),
-    ("S08", 61.0, 4),
-    ("S09", 54.0, 2),
-    ("S10", 58.0, 3),
-]
 SPEEDUP_TARGET = 1.8
 BURN_LOOPS = 10_000_000
 """Iterations of the pure-Python burner (about 0.3 s on a free core)."""
@@ -106,27 +91,8 @@ Results = dict[int, KPIs]
 
 
 def scenario_yaml(horizon: float, replications: int) -> str:
-    """The benchmark line in the scenario format."""
-    lines = [
-        "name: bench-parallel-line",
-        "description: 10 stations in series, saturated, failures, finite buffers.",
-        f"seed: {SEED}",
-        f"horizon: {horizon:g}",
-        f"warmup: {WARMUP:g}",
-        f"replications: {replications}",
-        "stations:",
-    ]
-    for sid, mean, buffer in STATIONS:
-        lines += [
-            f"  - id: {sid}",
-            f"    input_buffer: {buffer}",
-            f"    process_time: {{dist: exponential, mean: {mean:g}s}}",
-            "    failures:",
-            f"      mtbf: {{dist: exponential, mean: {MTBF:g}s}}",
-            f"      mttr: {{dist: exponential, mean: {MTTR:g}s}}",
-            "      basis: operating",
-        ]
-    return "\n".join(lines) + "\n"
+    """The benchmark line of line_bench.py, with ``replications`` replications."""
+    return line_scenario(horizon, replications, "bench-parallel-line")
 
 
 def canonical(results: Mapping[int, KPIs]) -> str:
