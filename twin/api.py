@@ -95,10 +95,10 @@ def run(
         model, _workers(workers), str(trace) if trace is not None else None, None
     )
     outcome = result.outcome
-    if outcome.errors and not (allow_partial and outcome.results):
-        raise SimulationError(_failures(model.name, outcome.errors, outcome.total))
     if outcome.interrupted and not (allow_partial and outcome.results):
         raise KeyboardInterrupt
+    if outcome.errors and not (allow_partial and outcome.results):
+        raise SimulationError(_failures(model.name, outcome.errors, outcome.total))
     if out is not None:
         result.write_dir(out)
     return RunReport.of(result.summary(), sorted(outcome.results))
