@@ -204,6 +204,10 @@ def test_compare_tables_and_attribution(tmp_path: Path) -> None:
     npv = tables.economics.set_index(["plan", "item"]).loc[("platform+smed", "npv")]
     assert npv["value"] == doc["plans"]["platform+smed"]["economics"]["npv"]["mean"]
     assert len(tables.replications) == 2 * 3 * len(doc["baseline"]["levels"])
+    again = twin.compare(
+        "demo", ["platform+smed"], reps=3, horizon="4h", warmup="30min", workers=2, out=out
+    )
+    assert again.to_dict() == doc
 
 
 def test_compare_refuses_a_scenario_without_retrofits() -> None:
@@ -212,11 +216,12 @@ def test_compare_refuses_a_scenario_without_retrofits() -> None:
         twin.compare("mm1", reps=2)
 
 
-def test_sweep_of_the_arrival_rate_matches_theory() -> None:
+def test_sweep_of_the_arrival_rate_matches_theory(tmp_path: Path) -> None:
     """M/M/1 at two arrival rates: throughput is the arrival rate (1800 and 2880 per hour)."""
-    report = twin.sweep(
-        "mm1", {"arrivals.interarrival.mean": [2.0, 1.25]}, reps=3, horizon=20000, workers=1
-    )
+    grid = {"arrivals.interarrival.mean": [2.0, 1.25]}
+    report = twin.sweep("mm1", grid, reps=3, horizon=20000, workers=1, out=tmp_path)
+    assert json.loads((tmp_path / "sweep.json").read_text(encoding="utf-8")) == report.to_dict()
+    assert (tmp_path / "sweep.csv").read_text(encoding="utf-8").count("\n") == 3
     points = report.to_pandas().points
     tp = points[points["figure"] == "throughput_per_hour"].set_index("arrivals.interarrival.mean")[
         "mean"
@@ -286,3 +291,15 @@ def test_a_worker_that_dies_is_reported_as_such() -> None:
     for message in outcome.errors.values():
         assert message.startswith("twin.errors.SimulationError: a worker process ended abruptly")
         assert 'if __name__ == "__main__":' in message
+
+
+def test_output_paths_are_checked_before_simulating(tmp_path: Path) -> None:
+    """An out= that is a file, or a trace= that is a folder, is refused at once."""
+    afile = tmp_path / "taken"
+    afile.write_text("x", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"argument out: .* exists and is not a folder"):
+        twin.run("mm1", reps=1, out=afile)
+    with pytest.raises(UsageError, match=r"argument trace: .* is a folder"):
+        twin.run("mm1", reps=1, trace=tmp_path)
+    with pytest.raises(UsageError, match=r"argument out: .* exists and is not a folder"):
+        twin.sweep("mm1", {"stations.M1.servers": [1, 2]}, out=afile)

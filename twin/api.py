@@ -87,6 +87,8 @@ def run(
     or with ``allow_partial=True`` returns the finished replications (``complete`` False).
     """
     _not_while_bootstrapping("run")
+    _writable("out", out, folder=True)
+    _writable("trace", trace, folder=False)
     model = load(scenario, reps=reps, seed=seed, horizon=horizon, warmup=warmup)
     if plan is not None:
         chosen = parse_plan(model, plan)
@@ -206,6 +208,16 @@ def _duration(name: str, value: Duration) -> float | None:
         raise UsageError(f"argument {name}: {exc}") from None
 
 
+def _writable(name: str, path: str | Path | None, folder: bool) -> Path:
+    """Refuse, before simulating, an output path that cannot be what the argument writes."""
+    p = Path(path) if path is not None else Path()
+    if path is not None and folder and p.exists() and not p.is_dir():
+        raise UsageError(f"argument {name}: {p} exists and is not a folder")
+    if path is not None and not folder and p.is_dir():
+        raise UsageError(f"argument {name}: {p} is a folder; give a file name")
+    return p
+
+
 def _workers(workers: int | None) -> int:
     return _at_least("workers", workers, 1) or default_workers()
 
@@ -266,9 +278,7 @@ def _store(model: Scenario, kind: str, names: list[str], out: str | Path | None)
     if out is None:
         path = ":memory:"
     else:
-        folder = Path(out)
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"argument out: {folder} exists and is not a folder")
+        folder = _writable("out", out, folder=True)
         sig = signature(kind, [model_key(model), *names], model.replications)
         mark(folder, sig, False, [f"twin.{kind}({model.name!r})"])
         path = str(folder / "store.sqlite")
