@@ -303,3 +303,19 @@ def test_output_paths_are_checked_before_simulating(tmp_path: Path) -> None:
         twin.run("mm1", reps=1, trace=tmp_path)
     with pytest.raises(UsageError, match=r"argument out: .* exists and is not a folder"):
         twin.sweep("mm1", {"stations.M1.servers": [1, 2]}, out=afile)
+
+
+def test_precision_adds_replications_up_to_max_reps() -> None:
+    """An unreachable precision runs each point up to max_reps replications, no further."""
+    report = twin.sweep(
+        "mm1",
+        {"stations.M1.servers": [1, 2]},
+        reps=2,
+        horizon=2000,
+        warmup=100,
+        workers=1,
+        precision=0.0001,
+        max_reps=4,
+    )
+    assert [p.replications for p in report.points] == [4, 4]
+    assert report.points[0].figures["throughput_per_hour"].n == 4

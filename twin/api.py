@@ -89,13 +89,12 @@ def run(
     _not_while_bootstrapping("run")
     _writable("out", out, folder=True)
     _writable("trace", trace, folder=False)
+    n_workers = _workers(workers)
     model = load(scenario, reps=reps, seed=seed, horizon=horizon, warmup=warmup)
     if plan is not None:
         chosen = parse_plan(model, plan)
         model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
-    result = run_replications(
-        model, _workers(workers), str(trace) if trace is not None else None, None
-    )
+    result = run_replications(model, n_workers, str(trace) if trace is not None else None)
     outcome = result.outcome
     if outcome.interrupted and not (allow_partial and outcome.results):
         raise KeyboardInterrupt
@@ -130,6 +129,7 @@ def compare(
     """
     _not_while_bootstrapping("compare")
     _check_precision(precision, max_reps)
+    n_workers = _workers(workers)
     model = load(scenario, reps=reps, seed=seed, horizon=horizon, warmup=warmup)
     if not model.retrofits:
         raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
@@ -137,7 +137,7 @@ def compare(
     names = [p.name for p in chosen]
     with _store(model, "compare", names, out) as store:
         comparison, batch = run_compare(
-            model, chosen, store, _workers(workers), scheduler, None, precision, max_reps
+            model, chosen, store, n_workers, scheduler, None, precision, max_reps
         )
         _check(model.name, batch, len(batch.results) * batch.replications)
         doc = comparison.summary()
@@ -166,6 +166,7 @@ def sweep(
     """
     _not_while_bootstrapping("sweep")
     _check_precision(precision, max_reps)
+    n_workers = _workers(workers)
     params = [_param(path, values) for path, values in parameters.items()]
     if not params:
         raise UsageError("argument parameters: give at least one path and its values")
@@ -175,7 +176,7 @@ def sweep(
     names = list(models)
     with _store(model, "sweep", names, out) as store:
         batch = evaluate_models(
-            models, model.replications, store, _workers(workers), scheduler, None, precision
+            models, model.replications, store, n_workers, scheduler, None, precision, max_reps
         )
         _check(model.name, batch, len(models) * batch.replications)
         rows = table(model, grid, batch.results)
