@@ -12,14 +12,18 @@ import multiprocessing
 import multiprocessing.context
 import os
 import signal
+import sys
 import traceback
+import types
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from twin.errors import UsageError
+from twin.errors import SimulationError, UsageError
 
 T = TypeVar("T")
 Task = tuple[int, tuple[Any, ...]]
@@ -62,6 +66,34 @@ def _context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     multiprocessing.set_forkserver_preload(["scenarios.experiment"])
     return multiprocessing.get_context("forkserver")
+
+
+@contextmanager
+def _without_main(fn: Callable[..., Any]) -> Iterator[None]:
+    """Start workers that do not re-run the main script.
+
+    A worker process normally imports the parent's main script (as ``__mp_main__``) before
+    it runs anything; a script without an ``if __name__ == "__main__":`` guard then starts
+    its experiment again in every worker, which fails. The task function and its arguments
+    live in importable modules, so while workers start the main module is replaced by an
+    empty one and workers skip that import (also sparing them a notebook's or a script's
+    own imports). A task function defined in the main script keeps the usual behaviour.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(fn, "__module__", None) == "__main__":
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+BROKEN = (
+    "a worker process ended abruptly (killed, out of memory, or it failed while starting); "
+    'in a script, put the calls under `if __name__ == "__main__":`, or run with one worker'
+)
 
 
 def _ignore_sigint() -> None:
@@ -115,10 +147,13 @@ def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: 
         for future in futures:
             index = pending.pop(future)
             exc = future.exception()
+            if isinstance(exc, BrokenProcessPool):
+                exc = SimulationError(BROKEN)
             finish(index, None if exc else future.result(), exc)
 
     try:
-        pending = {pool.submit(fn, *args): index for index, args in tasks}
+        with _without_main(fn):
+            pending = {pool.submit(fn, *args): index for index, args in tasks}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             collect(finished)
