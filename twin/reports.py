@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from twin.figure import Figure, figures
 
 if TYPE_CHECKING:
-    from twin.tables import ComparisonTables, RunTables, SweepTables
+    from twin.tidy import ComparisonTables, RunTables, SweepTables
 
 Document = Mapping[str, Any]
 K = TypeVar("K")
@@ -149,7 +149,7 @@ class RunReport(Report):
         return _frozen({int(k): v for k, v in self.document.get("errors", {}).items()})
 
     def to_pandas(self) -> RunTables:
-        from twin.tables import run_tables
+        from twin.tidy import run_tables
 
         return run_tables(self.document, self.indices)
 
@@ -217,7 +217,7 @@ class ComparisonReport(Report):
         return _frozen(self.document.get("contributions", {}))
 
     def to_pandas(self) -> ComparisonTables:
-        from twin.tables import comparison_tables
+        from twin.tidy import comparison_tables
 
         return comparison_tables(self.document)
 
@@ -260,7 +260,7 @@ class SweepReport(Report):
         return _frozen(self.document["parameters"])
 
     def to_pandas(self) -> SweepTables:
-        from twin.tables import sweep_tables
+        from twin.tidy import sweep_tables
 
         return sweep_tables(self.document)
 
