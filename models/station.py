@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 STATES = ("busy", "starved", "blocked", "down", "setup")
 BUSY, STARVED, BLOCKED, DOWN, SETUP = range(len(STATES))
+# Active states of the active-period bottleneck method: the machine holds up the line.
+ACTIVE = (True, False, False, True, True)
 
 Draw = Callable[[], float]
 
@@ -100,6 +102,11 @@ class Station:
             return set()
         return {m.waiting_for.id for m in self.machines if m.waiting_for is not None}
 
+    @property
+    def activations(self) -> int:
+        """Active periods (busy, down or setup) that began after the warm-up, all machines."""
+        return sum(m.activations for m in self.machines)
+
     def state_totals(self, now: float) -> list[float]:
         """Seconds per state, summed over machines, after the warm-up."""
         totals = [0.0] * len(STATES)
@@ -122,6 +129,7 @@ class Machine:
         self.down = False
         self.working = False
         self.failures = 0
+        self.activations = 0
         self.last_product: str | None = None
         self.waiting_for: Station | None = None
         self.repaired = self.env.event()
@@ -147,7 +155,10 @@ class Machine:
 
     def _enter(self, state: int) -> None:
         now = self.env.now
-        self.clock.enter(state, now)
+        clock = self.clock
+        if ACTIVE[state] and not ACTIVE[clock.state] and now >= clock.start:
+            self.activations += 1
+        clock.enter(state, now)
         trace = self.station.line.trace
         if trace is not None:
             trace(now, self.name, "state", -1, STATES[state])
