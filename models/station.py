@@ -8,6 +8,7 @@ buffer the station has no gate and always accepts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -130,6 +131,7 @@ class Machine:
         self.working = False
         self.failures = 0
         self.activations = 0
+        self.idle_since = -math.inf
         self.last_product: str | None = None
         self.waiting_for: Station | None = None
         self.repaired = self.env.event()
@@ -156,8 +158,12 @@ class Machine:
     def _enter(self, state: int) -> None:
         now = self.env.now
         clock = self.clock
-        if ACTIVE[state] and not ACTIVE[clock.state] and now >= clock.start:
-            self.activations += 1
+        if ACTIVE[state]:
+            # An idle spell of zero length (a part handed over at once) splits no period.
+            if not ACTIVE[clock.state] and now > self.idle_since and now >= clock.start:
+                self.activations += 1
+        elif ACTIVE[clock.state]:
+            self.idle_since = now
         clock.enter(state, now)
         trace = self.station.line.trace
         if trace is not None:
