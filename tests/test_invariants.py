@@ -127,7 +127,7 @@ def test_parts_are_conserved(data: dict[str, Any]) -> None:
 @SETTINGS
 @given(lines())
 def test_station_figures_are_fractions(data: dict[str, Any]) -> None:
-    """At every station the state fractions add up to 1; availability and quality are in [0, 1]."""
+    """State fractions add up to 1, A and Q are fractions, PBT = AUBT + ADOT; one bottleneck."""
     scenario = validate(data, "random.yaml")
     kpis = run_replication(scenario, 0)
     specs = {s.id: s for s in scenario.stations}
@@ -153,6 +153,13 @@ def test_station_figures_are_fractions(data: dict[str, Any]) -> None:
             assert states["setup"] == 0.0
         if spec.scrap_rate == 0.0 and figures["produced"] > 0:
             assert figures["quality_ratio"] == 1.0
+        t = figures["time_s"]
+        assert t["pbt"] == pytest.approx(t["aubt"] + t["adot"])
+        if t["aubt"] > 0:
+            alloc = figures["allocation_efficiency"] * figures["utilisation_efficiency"]
+            assert alloc == pytest.approx(figures["availability"])
+    active = any(f["active_share"] > 0 for f in kpis["stations"].values())
+    assert sum(f["bottleneck"] for f in kpis["stations"].values()) == float(active)
 
 
 @SETTINGS
