@@ -27,11 +27,6 @@ class Bottleneck:
     runner_up: str | None = None
     runner_up_share: float = 0.0
 
-    @property
-    def count(self) -> int:
-        """Replications in which ``station`` was the bottleneck."""
-        return round(self.share * self.replications)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "station": self.station,

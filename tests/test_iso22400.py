@@ -241,3 +241,27 @@ def test_compare_reads_oee_at_the_simulated_bottleneck(
     assert "bottleneck in 3/3 baseline replications" in result.stdout
     # Quicker changeovers raise the grinder's OEE index: its setup time was lost time.
     assert doc["plans"]["smed"]["differences"]["oee"]["mean"] > 0.05
+
+
+def flags(*necks: str) -> dict[int, dict[str, Any]]:
+    """Replications whose bottleneck flags name the given stations, one per replication."""
+    return {
+        r: {"stations": {sid: {"bottleneck": float(sid == neck)} for sid in ("A", "B", "C")}}
+        for r, neck in enumerate(necks)
+    }
+
+
+def test_bottleneck_over_replications_says_how_sure() -> None:
+    """The most frequent bottleneck, its share of replications and the runner-up's."""
+    found = bottleneck(flags("B", "A", "B", "B"))
+    assert found is not None
+    assert found.as_dict() == {
+        "station": "B",
+        "share": 0.75,
+        "replications": 4,
+        "runner_up": "A",
+        "runner_up_share": 0.25,
+    }
+    tie = bottleneck(flags("C", "B", "B", "C"))
+    assert tie is not None and (tie.station, tie.runner_up) == ("B", "C")  # first in line
+    assert bottleneck({}) is None
