@@ -1,44 +1,114 @@
 """KPIs of one replication, computed in one place from the line's accumulators.
 
-Per station, after ISO 22400-2: planned busy time PBT is the observed time (after warm-up)
-of every machine; availability A = (PBT - down - setup) / PBT; performance
-P = ideal cycle x produced / (PBT - down - setup), the ideal cycle being the mean process
-time of each product; quality Q = good / produced; OEE = A x P x Q. Starved and blocked
-time are performance losses.
+Per station, the indicators of ISO 22400-2:2014 (Automation systems and integration — Key
+performance indicators (KPIs) for manufacturing operations management — Part 2: Definitions
+and descriptions), from its time elements mapped onto the machine states:
+
+- PBT planned busy time = observed time - planned stops (``PLANNED_STOPS``);
+- APT actual production time = busy; AUST actual unit setup time = setup;
+- ADET actual unit delay time = down + blocked (failures, and a finished part that cannot
+  leave: both stretch the order's time on the unit);
+- ADOT actual unit down time = starved (planned busy, but no part to work on);
+- AUPT actual unit processing time = APT + AUST; AUBT actual unit busy time = AUPT + ADET.
+
+So availability = APT / PBT: starved, blocked, down and setup time all lower it.
+
+Per station also the active-period bottleneck measure (Roser, Nakano and Tanaka, 2001): a
+machine is active while busy, down or in setup, inactive while starved or blocked; the
+station whose machines have the longest mean active period holds the line back.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from models.line import Line
-from models.station import STATES, Station
+from models.station import ACTIVE, STATES, Station
+
+# States that are planned stops (off shift, breaks, planned maintenance, held): their time
+# leaves PBT. The model has none yet; a planned-stop state added later goes here.
+PLANNED_STOPS: frozenset[str] = frozenset()
 
 
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else math.nan
 
 
-def station_kpis(station: Station, now: float, warmup: float) -> dict[str, object]:
-    totals = station.state_totals(now)
-    pbt = (now - warmup) * station.servers
-    by_state = dict(zip(STATES, totals, strict=True))
-    run_time = pbt - by_state["down"] - by_state["setup"]
-    availability = _ratio(run_time, pbt)
-    performance = _ratio(station.ideal_time, run_time)
-    quality = _ratio(station.good, station.produced)
+def time_elements(by_state: Mapping[str, float]) -> dict[str, float]:
+    """ISO 22400-2 time elements (seconds, all machines) from the time in each state."""
+    planned_stops = sum(t for s, t in by_state.items() if s in PLANNED_STOPS)
+    apt, aust = by_state["busy"], by_state["setup"]
+    adet = by_state["down"] + by_state["blocked"]
     return {
-        "utilization": _ratio(by_state["busy"], pbt),
+        "pbt": sum(by_state.values()) - planned_stops,
+        "apt": apt,
+        "aust": aust,
+        "adet": adet,
+        "adot": by_state["starved"],
+        "aupt": apt + aust,
+        "aubt": apt + aust + adet,
+    }
+
+
+def iso22400(station: Station, t: Mapping[str, float], down: float) -> dict[str, float]:
+    """The ISO 22400-2 indicators of one station, from its time elements and counts."""
+    produced, good = station.produced, station.good
+    failures = sum(m.failures for m in station.machines)
+    availability = _ratio(t["apt"], t["pbt"])
+    effectiveness = _ratio(station.ideal_time, t["apt"])
+    quality_ratio = _ratio(good, produced)
+    return {
         "availability": availability,
-        "performance": performance,
-        "quality": quality,
-        "oee": availability * performance * quality,
-        "states": {state: _ratio(t, pbt) for state, t in by_state.items()},
+        "effectiveness": effectiveness,
+        "quality_ratio": quality_ratio,
+        "oee_index": availability * effectiveness * quality_ratio,
+        "allocation_efficiency": _ratio(t["aubt"], t["pbt"]),
+        "utilisation_efficiency": _ratio(t["apt"], t["aubt"]),
+        "technical_efficiency": _ratio(t["apt"], t["apt"] + t["adet"]),
+        "setup_rate": _ratio(t["aust"], t["aupt"]),
+        # Operating time between failures counts setup and production, not delays.
+        "mtbf_s": _ratio(t["aupt"], failures),
+        "mttr_s": _ratio(down, failures),
+        "scrap_ratio": _ratio(produced - good, produced),
+        # No part is reworked yet, so every good part passed the first time.
+        "first_pass_yield": _ratio(good, produced),
+    }
+
+
+def active_periods(station: Station, by_state: Mapping[str, float]) -> dict[str, float]:
+    """Share of time active and mean length of an active period (busy, down or setup)."""
+    active = sum(t for i, t in enumerate(by_state.values()) if ACTIVE[i])
+    # A machine active for the whole window had one period that began before the warm-up.
+    periods = station.activations or (1 if active > 0 else 0)
+    return {
+        "active_share": _ratio(active, sum(by_state.values())),
+        "mean_active_period_s": _ratio(active, periods),
+    }
+
+
+def station_kpis(station: Station, now: float) -> dict[str, Any]:
+    by_state = dict(zip(STATES, station.state_totals(now), strict=True))
+    observed = sum(by_state.values())
+    t = time_elements(by_state)
+    return {
+        **iso22400(station, t, by_state["down"]),
+        **active_periods(station, by_state),
+        "states": {state: _ratio(s, observed) for state, s in by_state.items()},
+        "time_s": t,
         "produced": float(station.produced),
         "good": float(station.good),
         "failures": float(sum(m.failures for m in station.machines)),
         "wait_s": _ratio(station.waited, station.started),
     }
+
+
+def bottleneck_flags(periods: Mapping[str, float]) -> dict[str, float]:
+    """1 for the station with the longest mean active period (first one on a tie), else 0."""
+    known = [sid for sid, p in periods.items() if not math.isnan(p)]
+    neck = max(known, key=lambda sid: periods[sid]) if known else None
+    return {sid: float(sid == neck) for sid in periods}
 
 
 def deadlocked(line: Line) -> list[str]:
@@ -77,8 +147,13 @@ def line_kpis(line: Line, now: float) -> dict[str, object]:
 
 
 def collect(line: Line, now: float) -> dict[str, object]:
-    """Everything measured in one replication, as nested mappings of numbers."""
-    return {
-        "line": line_kpis(line, now),
-        "stations": {sid: station_kpis(st, now, line.warmup) for sid, st in line.stations.items()},
-    }
+    """Everything measured in one replication, as nested mappings of numbers.
+
+    Each station's ``bottleneck`` is 1 in the replication where it had the longest mean
+    active period, so its mean over replications is the share in which it was the bottleneck.
+    """
+    stations = {sid: station_kpis(st, now) for sid, st in line.stations.items()}
+    periods = {sid: float(st["mean_active_period_s"]) for sid, st in stations.items()}
+    for sid, flag in bottleneck_flags(periods).items():
+        stations[sid]["bottleneck"] = flag
+    return {"line": line_kpis(line, now), "stations": stations}

@@ -8,6 +8,7 @@ buffer the station has no gate and always accepts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 STATES = ("busy", "starved", "blocked", "down", "setup")
 BUSY, STARVED, BLOCKED, DOWN, SETUP = range(len(STATES))
+# Active states of the active-period bottleneck method: the machine holds up the line.
+ACTIVE = (True, False, False, True, True)
 
 Draw = Callable[[], float]
 
@@ -100,6 +103,11 @@ class Station:
             return set()
         return {m.waiting_for.id for m in self.machines if m.waiting_for is not None}
 
+    @property
+    def activations(self) -> int:
+        """Active periods (busy, down or setup) that began after the warm-up, all machines."""
+        return sum(m.activations for m in self.machines)
+
     def state_totals(self, now: float) -> list[float]:
         """Seconds per state, summed over machines, after the warm-up."""
         totals = [0.0] * len(STATES)
@@ -122,6 +130,8 @@ class Machine:
         self.down = False
         self.working = False
         self.failures = 0
+        self.activations = 0
+        self.idle_since = -math.inf
         self.last_product: str | None = None
         self.waiting_for: Station | None = None
         self.repaired = self.env.event()
@@ -147,7 +157,14 @@ class Machine:
 
     def _enter(self, state: int) -> None:
         now = self.env.now
-        self.clock.enter(state, now)
+        clock = self.clock
+        if ACTIVE[state]:
+            # An idle spell of zero length (a part handed over at once) splits no period.
+            if not ACTIVE[clock.state] and now > self.idle_since and now >= clock.start:
+                self.activations += 1
+        elif ACTIVE[clock.state]:
+            self.idle_since = now
+        clock.enter(state, now)
         trace = self.station.line.trace
         if trace is not None:
             trace(now, self.name, "state", -1, STATES[state])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenarios.experiment import run_replication
-from scenarios.figures import headline
+from scenarios.figures import headline, neck_of
 from scenarios.schema import Scenario
 from scenarios.store import Store, model_key
 from twin.runner import run_tasks
@@ -91,14 +91,14 @@ def evaluate(
     return batch
 
 
-def _precise(batch: Batch, models: Mapping[str, Scenario], target: float) -> int:
+def _precise(batch: Batch, target: float) -> int:
     """How many replications each model needs for every headline half-width <= target x mean.
 
     Returns 0 when all are precise enough already.
     """
     need = 0
-    for name, reps in batch.results.items():
-        figures = headline(models[name])
+    for reps in batch.results.values():
+        figures = headline(neck_of(reps))
         for extract in figures.values():
             values = [extract(reps[r]) for r in sorted(reps)]
             summary = summarize(values)
@@ -133,7 +133,7 @@ def evaluate_models(
         batch.ran, batch.reused, batch.replications = ran, reused, n
         if precision is None or batch.interrupted or batch.errors or n >= max_replications:
             return batch
-        need = _precise(batch, models, precision)
+        need = _precise(batch, precision)
         if need == 0:
             return batch
         n = min(max_replications, max(need, n + 2))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scenarios.batch import Batch, KPIs, evaluate, evaluate_models
-from scenarios.figures import Extract, bottleneck, headline, levels
+from scenarios.figures import Bottleneck, Extract, bottleneck, headline, levels
 from scenarios.retrofits import BASELINE, Plan, apply
 from scenarios.schema import Retrofit, Scenario
 from scenarios.store import Store
@@ -158,12 +158,23 @@ class Comparison:
     def base(self) -> dict[int, KPIs]:
         return self.runs[BASELINE.name]
 
+    @property
+    def bottleneck(self) -> Bottleneck | None:
+        """The baseline's simulated bottleneck: every plan's OEE is read at this station,
+        so paired differences compare the same station."""
+        return bottleneck(self.base)
+
+    @property
+    def neck(self) -> str | None:
+        found = self.bottleneck
+        return found.station if found else None
+
     def differences(self, plan: Plan) -> dict[str, Summary]:
-        figures = headline(self.scenario)
+        figures = headline(self.neck)
         return {name: paired(self.runs[plan.name], self.base, f) for name, f in figures.items()}
 
     def levels(self, plan: Plan) -> dict[str, Summary]:
-        return levels(self.scenario, self.runs[plan.name])
+        return levels(self.runs[plan.name], self.neck)
 
     @property
     def priced(self) -> bool:
@@ -226,7 +237,7 @@ class Comparison:
         return {
             "scenario": self.scenario.model_dump(mode="json"),
             "seed": self.scenario.seed,
-            "bottleneck": bottleneck(self.scenario),
+            "bottleneck": neck.as_dict() if (neck := self.bottleneck) else None,
             "ranked_by": "npv" if self.priced else "throughput_per_hour",
             "baseline": {"replications": len(self.base), "levels": self.levels(BASELINE)},
             "plans": plans,

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from scenarios.batch import KPIs
-from scenarios.figures import levels
+from scenarios.figures import bottleneck, levels
 from scenarios.loader import validate
 from scenarios.retrofits import PatchError, patch
 from scenarios.schema import Scenario
@@ -76,11 +76,13 @@ def table(
     rows = []
     for point in grid:
         reps = runs[point.name]
+        neck = bottleneck(reps)
         rows.append(
             {
                 "point": point.name,
                 "settings": dict(point.settings),
-                **levels(scenario, reps),
+                "bottleneck": neck.as_dict() if neck else None,
+                **levels(reps, neck.station if neck else None),
                 "replications": len(reps),
             }
         )

@@ -66,7 +66,20 @@ stations:
 FIGURE = {"mean", "ci95_halfwidth", "values"}
 LINE_FIGURES = ("throughput_per_hour", "wip", "scrap_rate")
 LEAD_FIGURES = ("mean", "p50", "p95")
-STATION_FIGURES = ("utilization", "availability", "performance", "quality", "oee")
+STATION_FIGURES = (
+    "availability",
+    "effectiveness",
+    "quality_ratio",
+    "oee_index",
+    "utilisation_efficiency",
+    "technical_efficiency",
+    "setup_rate",
+    "mtbf_s",
+    "mttr_s",
+    "scrap_ratio",
+    "first_pass_yield",
+    "bottleneck",
+)
 STATES = ("busy", "starved", "blocked", "down", "setup")
 
 
@@ -128,7 +141,7 @@ def test_two_station_example_runs_as_written(two_station: Path, tmp_path: Path) 
     assert 40 < doc["line"]["throughput_per_hour"]["mean"] < 50
     assert 0 < doc["line"]["scrap_rate"]["mean"] < 0.05
     assert doc["stations"]["M1"]["availability"]["mean"] < 1
-    assert doc["stations"]["M2"]["quality"]["mean"] < 1
+    assert doc["stations"]["M2"]["quality_ratio"]["mean"] < 1
 
 
 @pytest.fixture
@@ -187,7 +200,7 @@ def test_json_line_figures(full_run: dict[str, Any]) -> None:
 
 
 def test_json_station_figures(full_run: dict[str, Any]) -> None:
-    """Each station has utilization, A, P, Q, OEE and time in each state, per replication."""
+    """Each station has the ISO 22400-2 indicators and time in each state, per replication."""
     stations = full_run["doc"]["stations"]
     assert list(stations) == ["M1", "M2"]
     for st in stations.values():
@@ -198,9 +211,12 @@ def test_json_station_figures(full_run: dict[str, Any]) -> None:
             assert_figure(st["states"][state], 3)
         for i in range(3):
             assert sum(st["states"][s]["values"][i] for s in STATES) == pytest.approx(1.0)
-            oee = st["availability"]["values"][i] * st["performance"]["values"][i]
-            oee *= st["quality"]["values"][i]
-            assert st["oee"]["values"][i] == pytest.approx(oee)
+            oee = st["availability"]["values"][i] * st["effectiveness"]["values"][i]
+            oee *= st["quality_ratio"]["values"][i]
+            assert st["oee_index"]["values"][i] == pytest.approx(oee)
+            assert st["availability"]["values"][i] == st["states"]["busy"]["values"][i]
+    for i in range(3):  # one bottleneck per replication
+        assert sum(st["bottleneck"]["values"][i] for st in stations.values()) == 1.0
 
 
 def test_out_dir_keeps_the_run(full_run: dict[str, Any]) -> None:
@@ -215,7 +231,7 @@ def test_out_dir_keeps_the_run(full_run: dict[str, Any]) -> None:
         for key, figure in (
             ("line.throughput_per_hour", doc["line"]["throughput_per_hour"]),
             ("line.lead_time_s.p95", doc["line"]["lead_time_s"]["p95"]),
-            ("stations.M1.oee", doc["stations"]["M1"]["oee"]),
+            ("stations.M1.oee_index", doc["stations"]["M1"]["oee_index"]),
             ("stations.M2.states.blocked", doc["stations"]["M2"]["states"]["blocked"]),
         ):
             assert float(row[key]) == pytest.approx(figure["values"][i], rel=1e-12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -126,7 +127,7 @@ def test_parts_are_conserved(data: dict[str, Any]) -> None:
 @SETTINGS
 @given(lines())
 def test_station_figures_are_fractions(data: dict[str, Any]) -> None:
-    """At every station the state fractions add up to 1; utilization and quality are in [0, 1]."""
+    """State fractions add up to 1, A and Q are fractions, PBT = AUBT + ADOT; one bottleneck."""
     scenario = validate(data, "random.yaml")
     kpis = run_replication(scenario, 0)
     specs = {s.id: s for s in scenario.stations}
@@ -135,14 +136,15 @@ def test_station_figures_are_fractions(data: dict[str, Any]) -> None:
         assert set(states) == set(STATES)
         assert all(0.0 <= v <= 1.0 + 1e-12 for v in states.values())
         assert abs(math.fsum(states.values()) - 1.0) <= 1e-9, states
-        assert 0.0 <= figures["utilization"] <= 1.0
-        assert figures["utilization"] == states["busy"]
         assert 0.0 <= figures["availability"] <= 1.0
+        assert figures["availability"] == states["busy"]
         if figures["produced"] > 0:
-            assert 0.0 <= figures["quality"] <= 1.0
+            assert 0.0 <= figures["quality_ratio"] <= 1.0
+            assert figures["quality_ratio"] + figures["scrap_ratio"] == pytest.approx(1.0)
             assert figures["good"] <= figures["produced"]
         else:
-            assert math.isnan(figures["quality"])
+            assert math.isnan(figures["quality_ratio"])
+            assert math.isnan(figures["oee_index"])
         spec = specs[sid]
         if spec.failures is None:
             assert states["down"] == 0.0
@@ -150,7 +152,14 @@ def test_station_figures_are_fractions(data: dict[str, Any]) -> None:
         if spec.setup is None:
             assert states["setup"] == 0.0
         if spec.scrap_rate == 0.0 and figures["produced"] > 0:
-            assert figures["quality"] == 1.0
+            assert figures["quality_ratio"] == 1.0
+        t = figures["time_s"]
+        assert t["pbt"] == pytest.approx(t["aubt"] + t["adot"])
+        if t["aubt"] > 0:
+            alloc = figures["allocation_efficiency"] * figures["utilisation_efficiency"]
+            assert alloc == pytest.approx(figures["availability"])
+    active = any(f["active_share"] > 0 for f in kpis["stations"].values())
+    assert sum(f["bottleneck"] for f in kpis["stations"].values()) == float(active)
 
 
 @SETTINGS

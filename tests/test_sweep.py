@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scenarios.batch import evaluate_models
-from scenarios.figures import headline
+from scenarios.figures import headline, neck_of
 from scenarios.loader import loads
 from scenarios.store import Store
 from scenarios.sweep import Param, model_at, parse_param, points
@@ -220,7 +220,7 @@ def test_precision_is_met_when_it_stops_early(tmp_path: Path) -> None:
     assert batch.ran == 2 * batch.replications
     for name, reps in batch.results.items():
         assert len(reps) == batch.replications
-        for figure, extract in headline(ms[name]).items():
+        for figure, extract in headline(neck_of(reps)).items():
             summary = summarize([extract(reps[r]) for r in sorted(reps)])
             if summary["mean"]:
                 assert summary["ci95_halfwidth"] <= target * abs(summary["mean"]), (name, figure)

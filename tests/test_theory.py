@@ -78,7 +78,7 @@ def test_mm1_time_in_system_queue_and_wip(
     assert_agrees(line["lead_time_s"]["mean"], 1.0 / (mu - lam), rel)
     assert_agrees(m1["wait_s"], rho / (mu - lam), rel * 1.5)
     assert_agrees(line["wip"], rho / (1.0 - rho), rel)
-    assert_agrees(m1["utilization"], rho, 0.01)
+    assert_agrees(m1["availability"], rho, 0.01)
     assert_agrees(line["throughput_per_hour"], lam * 3600.0, 0.01)
 
 
@@ -138,7 +138,7 @@ def test_mmc_waiting_time_erlang_c(
     assert_agrees(doc["stations"]["M1"]["wait_s"], wq, rel * 2)
     assert_agrees(doc["line"]["lead_time_s"]["mean"], wq + 1.0 / mu, rel)
     assert_agrees(doc["line"]["wip"], lam * (wq + 1.0 / mu), rel)
-    assert_agrees(doc["stations"]["M1"]["utilization"], lam / (c * mu), 0.01)
+    assert_agrees(doc["stations"]["M1"]["availability"], lam / (c * mu), 0.01)
 
 
 # -- Jackson tandem -----------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_jackson_tandem_sojourn() -> None:
         mu = 1.0 / spec.process_time.expected  # type: ignore[union-attr]
         station = doc["stations"][spec.id]
         assert_agrees(station["wait_s"], (lam / mu) / (mu - lam), 0.07)
-        assert_agrees(station["utilization"], lam / mu, 0.01)
+        assert_agrees(station["availability"], lam / mu, 0.01)
         total += 1.0 / (mu - lam)
     assert total == pytest.approx(11.0)
     assert_agrees(doc["line"]["lead_time_s"]["mean"], total, 0.04)
@@ -280,7 +280,7 @@ def test_saturated_unreliable_machine(basis: str, process: str) -> None:
     m1 = doc["stations"]["M1"]
     availability = 540.0 / (540.0 + 60.0)
     assert_agrees(m1["availability"], availability, 0.01)
-    assert_agrees(m1["utilization"], availability, 0.01)
+    assert_agrees(m1["technical_efficiency"], availability, 0.01)
     assert_agrees(doc["line"]["throughput_per_hour"], availability * 60.0, 0.01)
     span = 10 * 86400.0 - 3600.0
     assert_agrees(m1["failures"], span / 600.0, 0.04)
@@ -295,17 +295,21 @@ def test_unreliable_machine_with_arrivals(process: str) -> None:
     it never adds or removes any). Calendar basis: breakdowns come whatever the machine
     does, so the down fraction is still MTTR/(MTBF+MTTR) = 0.1 and A = 0.9. Operating
     basis: breakdowns come once per MTBF of processing time, each lasting MTTR on average,
-    so the down fraction is b x MTTR/MTBF = 0.6/9 and A = 1 - 0.6/9 = 0.9333; the failure
-    count is b x span / MTBF.
+    so the down fraction is b x MTTR/MTBF = 0.6/9; the failure count is b x span / MTBF.
+    Availability (ISO 22400-2: APT / PBT) is b on both bases: idle time lowers it too.
+    Technical efficiency APT / (APT + down) is b / (b + 0.1) on the calendar basis and
+    MTBF / (MTBF + MTTR) = 0.9 on the operating basis.
     """
     arrivals = "arrivals:\n  interarrival: {dist: exponential, mean: 100s}"
     span = 10 * 86400.0 - 3600.0
     b = 60.0 / 100.0
     cal = simulate(unreliable("calendar", process, arrivals))["stations"]["M1"]
-    assert_agrees(cal["availability"], 0.9, 0.01)
-    assert_agrees(cal["utilization"], b, 0.025)
+    assert_agrees(cal["states"]["down"], 0.1, 0.05)
+    assert_agrees(cal["availability"], b, 0.025)
+    assert_agrees(cal["technical_efficiency"], b / (b + 0.1), 0.02)
     assert_agrees(cal["failures"], span / 600.0, 0.04)
     op = simulate(unreliable("operating", process, arrivals))["stations"]["M1"]
-    assert_agrees(op["availability"], 1.0 - b * 60.0 / 540.0, 0.01)
-    assert_agrees(op["utilization"], b, 0.025)
+    assert_agrees(op["states"]["down"], b * 60.0 / 540.0, 0.06)
+    assert_agrees(op["availability"], b, 0.025)
+    assert_agrees(op["technical_efficiency"], 0.9, 0.01)
     assert_agrees(op["failures"], b * span / 540.0, 0.06)

@@ -10,7 +10,13 @@ from rich.markup import escape
 from rich.table import Table
 
 STATE_COLUMNS = ("busy", "starved", "blocked", "down", "setup")
-OEE_COLUMNS = ("availability", "performance", "quality", "oee")
+OEE_COLUMNS = ("availability", "effectiveness", "quality_ratio")
+MORE_COLUMNS = (
+    ("utilisation efficiency", "utilisation_efficiency"),
+    ("technical efficiency", "technical_efficiency"),
+    ("setup rate", "setup_rate"),
+    ("first-pass yield", "first_pass_yield"),
+)
 
 
 def _num(figure: Mapping[str, Any], digits: int = 1, scale: float = 1.0) -> str:
@@ -51,21 +57,51 @@ def line_table(doc: Mapping[str, Any]) -> Table:
     return table
 
 
+def _neck(st: Mapping[str, Any]) -> str:
+    """How often a station was the bottleneck, as a share of replications."""
+    share = st.get("bottleneck", {}).get("mean")
+    return "-" if not share else f"{100 * share:.0f}%"
+
+
 def station_table(doc: Mapping[str, Any]) -> Table:
-    table = Table(title="stations: time in each state, and OEE = A x P x Q (means)")
+    table = Table(
+        title="stations: time in each state, and OEE index = A x E x Q (ISO 22400-2, means)",
+        caption="A availability, E effectiveness, Q quality ratio; "
+        "neck: share of replications in which the station was the bottleneck",
+    )
     table.add_column("station")
     for name in STATE_COLUMNS:
         table.add_column(name, justify="right")
-    for name in ("A", "P", "Q"):
+    for name in ("A", "E", "Q"):
         table.add_column(name, justify="right")
     table.add_column("OEE", justify="right")
     table.add_column("OEE ± (pts)", justify="right")
+    table.add_column("neck", justify="right")
     for sid, st in doc["stations"].items():
         states = [_pct(st["states"][s]) for s in STATE_COLUMNS]
-        oee = [_pct(st[k]) for k in OEE_COLUMNS[:3]]
-        half = st["oee"].get("ci95_halfwidth")
+        oee = [_pct(st[k]) for k in OEE_COLUMNS]
+        half = st["oee_index"].get("ci95_halfwidth")
         ci = "-" if half is None else f"{100 * half:.1f}"
-        table.add_row(sid, *states, *oee, _pct(st["oee"]), ci)
+        table.add_row(sid, *states, *oee, _pct(st["oee_index"]), ci, _neck(st))
+    return table
+
+
+def _seconds(figure: Mapping[str, Any]) -> str:
+    mean = figure.get("mean")
+    return "-" if mean is None else f"{mean / 60:,.1f}"
+
+
+def indicator_table(doc: Mapping[str, Any]) -> Table:
+    """The other ISO 22400-2 indicators of each station (means)."""
+    table = Table(title="stations: more ISO 22400-2 indicators (means)")
+    table.add_column("station")
+    for title, _ in MORE_COLUMNS:
+        table.add_column(title, justify="right")
+    table.add_column("MTBF (min)", justify="right")
+    table.add_column("MTTR (min)", justify="right")
+    for sid, st in doc["stations"].items():
+        more = [_pct(st[key]) for _, key in MORE_COLUMNS]
+        table.add_row(sid, *more, _seconds(st["mtbf_s"]), _seconds(st["mttr_s"]))
     return table
 
 
@@ -76,6 +112,7 @@ def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
         return
     console.print(line_table(doc))
     console.print(station_table(doc))
+    console.print(indicator_table(doc))
 
 
 def _money(figure: Mapping[str, Any] | None) -> str:
@@ -95,20 +132,37 @@ def _years(payback: Mapping[str, Any]) -> str:
     return f"{mean:.1f}{span}"
 
 
+def _bottleneck(doc: Mapping[str, Any]) -> tuple[str, str]:
+    """The OEE column's station and a caption saying how sure it is the bottleneck."""
+    neck = doc.get("bottleneck")
+    if not neck:
+        return "", "Δ OEE: no bottleneck found in the baseline runs"
+    station, n = escape(neck["station"]), neck["replications"]
+    caption = (
+        f"Δ OEE: OEE index at {station}, "
+        f"bottleneck in {round(neck['share'] * n)}/{n} baseline replications"
+    )
+    if neck.get("runner_up"):
+        caption += f" (then {escape(neck['runner_up'])} in {round(neck['runner_up_share'] * n)})"
+    return f" {station}", caption
+
+
 def comparison_table(doc: Mapping[str, Any]) -> Table:
     ranked = doc["ranking"]
     currency = next(iter(doc["plans"].values()))["economics"]["currency"] if ranked else ""
     base = doc["baseline"]["levels"]["throughput_per_hour"]["mean"]
+    station, sure = _bottleneck(doc)
     table = Table(
         title=(
             f"{escape(doc['scenario']['name'])}: plans against the baseline "
             f"({base:,.1f} good parts/h), "
             f"paired differences ± 95% CI, ranked by {doc['ranked_by']}"
-        )
+        ),
+        caption=sure,
     )
     table.add_column("#", justify="right")
     table.add_column("plan", no_wrap=True)
-    for col in ("Δ throughput/h", "Δ OEE (pts)", "Δ lead time (min)", "Δ WIP"):
+    for col in ("Δ throughput/h", f"Δ OEE{station} (pts)", "Δ lead time (min)", "Δ WIP"):
         table.add_column(col, justify="right")
     for col in (f"capex net ({currency})", "net benefit/yr", "payback yr", "NPV"):
         table.add_column(col, justify="right")
