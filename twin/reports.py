@@ -208,8 +208,16 @@ class ComparisonReport(Report):
         return self.plans[best] if best else None
 
     @property
-    def bottleneck(self) -> str:
-        return str(self.document["bottleneck"])
+    def bottleneck(self) -> str | None:
+        """The baseline's bottleneck station, where the headline ``oee`` is read."""
+        neck = self.document.get("bottleneck")
+        return None if neck is None else str(neck["station"])
+
+    @property
+    def bottleneck_share(self) -> float | None:
+        """The share of baseline replications in which that station was the bottleneck."""
+        neck = self.document.get("bottleneck")
+        return None if neck is None else float(neck["share"])
 
     @property
     def contributions(self) -> Mapping[str, Mapping[str, float]]:
