@@ -27,6 +27,10 @@ from typing import Any
 from models.line import Line
 from models.station import ACTIVE, STATES, Station
 
+# Bumped whenever the figures of a replication change (names, definitions): stored
+# replications of another version are run again rather than mixed with new ones.
+KPI_VERSION = 2
+
 # States that are planned stops (off shift, breaks, planned maintenance, held): their time
 # leaves PBT. The model has none yet; a planned-stop state added later goes here.
 PLANNED_STOPS: frozenset[str] = frozenset()

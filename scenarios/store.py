@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from models.kpi import KPI_VERSION
 from scenarios.schema import Scenario
 
 # Fields that do not change a replication's results.
@@ -31,9 +32,10 @@ CREATE TABLE IF NOT EXISTS replications (
 
 
 def model_key(scenario: Scenario) -> str:
-    """A stable fingerprint of what ``scenario`` simulates (seed included)."""
+    """A stable fingerprint of what ``scenario`` simulates (seed included), and of the
+    version of the figures measured, so a store never mixes two versions."""
     data = scenario.model_dump(mode="json", exclude=set(_NOT_MODEL))
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    text = json.dumps([KPI_VERSION, data], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -234,6 +234,18 @@ def test_model_key_is_what_is_simulated(swept: Path) -> None:
     assert model_key(type(s).model_validate(data)) != key
 
 
+def test_model_key_follows_the_version_of_the_figures(
+    swept: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replications measured with other KPI definitions are not reused from a store."""
+    import scenarios.store
+
+    s = loads(swept.read_text())
+    key = model_key(s)
+    monkeypatch.setattr(scenarios.store, "KPI_VERSION", scenarios.store.KPI_VERSION + 1)
+    assert model_key(s) != key
+
+
 def test_output_dir_resumes_the_newest_unfinished_run(tmp_path: Path) -> None:
     """Without --out, the newest unfinished directory of the same experiment is reused."""
     sig, other = signature("sweep", ["k"], 8), signature("sweep", ["k"], 9)
