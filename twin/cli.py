@@ -468,11 +468,12 @@ def scenarios_command() -> None:
     from rich.table import Table
 
     from scenarios.catalog import bundled, describe
+    from twin.tables import print_table
 
     table = Table("name", "description", box=None)
     for name, path in bundled().items():
         table.add_row(escape(name), escape(describe(path)))
-    out.print(table)
+    print_table(out, table)
 
 
 @app.command("validate")
