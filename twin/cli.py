@@ -476,6 +476,27 @@ def scenarios_command() -> None:
     print_table(out, table)
 
 
+@app.command("schema")
+def schema_command(
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the schema to this file.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of scenario files (for editors: see docs/scenario-format.md)."""
+    from scenarios.jsonschema import schema_text
+
+    try:
+        _writable("--out", out_path)
+    except TwinError as exc:
+        _user_error(exc)
+    if out_path is None:
+        sys.stdout.write(schema_text())
+        return
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(schema_text(), encoding="utf-8")
+    err.print(f"wrote {out_path}", highlight=False, markup=False)
+
+
 @app.command("validate")
 def validate_command(scenario: ScenarioArg) -> None:
     """Check a scenario file and say what it describes."""
