@@ -38,6 +38,7 @@ def test_version_prints_the_package_version() -> None:
 
 def test_show_completion_bash_names_twin(monkeypatch: pytest.MonkeyPatch) -> None:
     """`twin --show-completion bash` prints a bash completion script for `twin`."""
+    # Without detection the shell is an explicit argument, whatever shell runs the tests.
     monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     result = runner.invoke(app, ["--show-completion", "bash"], prog_name="twin")
     assert result.exit_code == 0
