@@ -74,10 +74,13 @@ def _odd(tmp_path: Path, bundled_name: str) -> Path:
 
 
 def test_validate_prints_a_markup_name_as_written(tmp_path: Path) -> None:
-    """`twin validate` shows a name full of square brackets verbatim."""
-    result = runner.invoke(app, ["validate", str(_odd(tmp_path, "mm1"))])
+    """`twin validate` shows a name full of square brackets verbatim, on one line."""
+    args = ["validate", str(_odd(tmp_path, "mm1"))]
+    result = runner.invoke(app, args, env={"COLUMNS": "40"})
     assert result.exit_code == 0, result.output
-    assert f"ok: '{ODD_NAME}': 1 stations" in result.stdout
+    assert result.stdout.startswith(f"ok: '{ODD_NAME}': 1 stations, 1 products, ")
+    assert result.stdout.endswith(" 10 replications\n")
+    assert result.stdout.count("\n") == 1
 
 
 def test_run_prints_a_markup_name_as_written(tmp_path: Path) -> None:

@@ -512,6 +512,7 @@ def validate_command(scenario: ScenarioArg) -> None:
         f"{len(model.retrofits)} retrofits, {kind}, {model.replications} replications",
         highlight=False,
         markup=False,
+        soft_wrap=True,  # one line, whatever the width: scripts grep it
     )
 
 
