@@ -127,3 +127,12 @@ def test_mistakes_are_refused(
     paths = [list(e.absolute_path) for e in validator.iter_errors(document)]
     assert paths
     assert all(path[: len(where)] == where for path in paths), paths
+
+
+def test_schema_out_refuses_a_folder(tmp_path: Path) -> None:
+    """`twin schema --out` naming a folder is a usage error that names the option."""
+    result = CliRunner().invoke(app, ["schema", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: option --out: {tmp_path} is a folder; give a file name"
+    )
