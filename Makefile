@@ -10,11 +10,16 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# Two stamps: the runtime alone (demo), and the runtime with the test extras (test).
+$(VENV)/.runtime: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.runtime
 	$(BIN)/twin run demo
 	$(BIN)/twin compare demo
 

@@ -324,7 +324,7 @@ stations:
     lines = result.stderr.splitlines()
     assert len(lines) == 2, result.stderr
     assert lines[0].startswith(f"error: {path}:5: stations[M1].scrap_rate: ")
-    assert lines[1].startswith(f"{path}:8: stations[M2].servers: ")
+    assert lines[1].startswith(f"error: {path}:8: stations[M2].servers: ")
 
 
 def test_missing_file_is_a_user_error(tmp_path: Path) -> None:

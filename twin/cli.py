@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -15,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from twin.durations import format_duration, parse_duration
 from twin.errors import TwinError, UsageError
@@ -27,12 +30,22 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="shopfloor-twin: discrete-event digital twin of smart workshop lines.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-if not out.is_terminal:
-    out = Console(width=200)  # files and pipes get the whole table, unwrapped
+
+
+def _stdout_console() -> Console:
+    """Standard output at the terminal's width, or ``COLUMNS`` when set.
+
+    Files and pipes get 200 columns (whole tables, unwrapped) unless ``COLUMNS`` says otherwise.
+    """
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS", "").strip().isdigit():
+        return console
+    return Console(width=200)
+
+
+out = _stdout_console()  # made again for each invocation, see _main
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_USER = 2
@@ -67,8 +80,30 @@ StoreDir = Annotated[
 JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the JSON here.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"twin {package_version('shopfloor-twin')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """shopfloor-twin: discrete-event digital twin of smart workshop lines."""
+    global out
+    out = _stdout_console()  # the width of this invocation's terminal or COLUMNS
+
+
 def _user_error(exc: TwinError) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    """Print each line of a user error (one per problem) as ``error: ...``; exit 2."""
+    for line in str(exc).splitlines() or [""]:
+        err.print(Text.assemble(("error:", "red"), " ", line), highlight=False)
     raise typer.Exit(EXIT_USER)
 
 
@@ -176,7 +211,7 @@ def run_command(
     except TwinError as exc:
         _user_error(exc)
     with _progress() as progress:
-        task = progress.add_task(f"{model.name}: replications", total=model.replications)
+        task = progress.add_task(f"{escape(model.name)}: replications", total=model.replications)
         result = run(
             model,
             workers=n_workers,
@@ -244,13 +279,13 @@ def _experiment(
     else:
         directory, resumed = out_dir, (out_dir / "store.sqlite").exists()
     if resumed:
-        err.print(f"resuming the experiment in {directory}", highlight=False)
+        err.print(f"resuming the experiment in {directory}", highlight=False, markup=False)
     fresh = not directory.exists()
     mark(directory, sig, False, sys.argv)
     empty = False
     try:
         with Store(directory / "store.sqlite") as store, _progress() as progress:
-            task = progress.add_task(f"{model.name}: {kind}", total=None)
+            task = progress.add_task(f"{escape(model.name)}: {kind}", total=None)
 
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
@@ -280,6 +315,7 @@ def _close(directory: Path, model: Scenario, kind: str, names: list[str], batch:
         f"{batch.ran} replications run, {batch.reused} reused from the store; "
         f"results in {directory}",
         highlight=False,
+        markup=False,
     )
     if batch.interrupted:
         err.print(
@@ -432,11 +468,33 @@ def scenarios_command() -> None:
     from rich.table import Table
 
     from scenarios.catalog import bundled, describe
+    from twin.tables import print_table
 
     table = Table("name", "description", box=None)
     for name, path in bundled().items():
-        table.add_row(name, describe(path))
-    out.print(table)
+        table.add_row(escape(name), escape(describe(path)))
+    print_table(out, table)
+
+
+@app.command("schema")
+def schema_command(
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the schema to this file.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of scenario files (for editors: see docs/scenario-format.md)."""
+    from scenarios.jsonschema import schema_text
+
+    try:
+        _writable("--out", out_path)
+    except TwinError as exc:
+        _user_error(exc)
+    if out_path is None:
+        sys.stdout.write(schema_text())
+        return
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(schema_text(), encoding="utf-8")
+    err.print(f"wrote {out_path}", highlight=False, markup=False)
 
 
 @app.command("validate")
@@ -453,6 +511,8 @@ def validate_command(scenario: ScenarioArg) -> None:
         f"ok: {model.name!r}: {len(model.stations)} stations, {len(model.products)} products, "
         f"{len(model.retrofits)} retrofits, {kind}, {model.replications} replications",
         highlight=False,
+        markup=False,
+        soft_wrap=True,  # one line, whatever the width: scripts grep it
     )
 
 

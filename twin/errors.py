@@ -7,7 +7,8 @@ Every error a user can cause derives from :class:`TwinError`::
     ├── UsageError         a command-line value is invalid (names the option)
     └── SimulationError    a run failed while simulating (names the replication)
 
-User-facing commands print ``str(error)`` and exit with code 2; no traceback.
+User-facing commands print each line of ``str(error)`` (one per problem) as
+``error: LINE`` and exit with code 2; no traceback.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from twin.tables import print_table
+
 STATE_COLUMNS = ("busy", "starved", "blocked", "down", "setup")
 OEE_COLUMNS = ("availability", "effectiveness", "quality_ratio")
 MORE_COLUMNS = (
@@ -110,9 +112,9 @@ def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
     if not doc.get("replications"):
         console.print("no replication finished: nothing to report")
         return
-    console.print(line_table(doc))
-    console.print(station_table(doc))
-    console.print(indicator_table(doc))
+    print_table(console, line_table(doc))
+    print_table(console, station_table(doc))
+    print_table(console, indicator_table(doc))
 
 
 def _money(figure: Mapping[str, Any] | None) -> str:
@@ -200,9 +202,9 @@ def contribution_table(doc: Mapping[str, Any]) -> Table:
 
 def print_comparison(console: Console, doc: Mapping[str, Any]) -> None:
     """Print the ranked plans and the attribution of the best one."""
-    console.print(comparison_table(doc))
+    print_table(console, comparison_table(doc), keys=2)
     if doc.get("contributions"):
-        console.print(contribution_table(doc))
+        print_table(console, contribution_table(doc))
 
 
 def print_sweep(console: Console, doc: Mapping[str, Any]) -> None:
@@ -222,4 +224,4 @@ def print_sweep(console: Console, doc: Mapping[str, Any]) -> None:
             _num(row["wip"], 2),
             _num(row["scrap_rate"], 2, 100),
         )
-    console.print(table)
+    print_table(console, table, keys=len(paths))
