@@ -164,25 +164,21 @@ def test_sweep_command_with_unreachable_scheduler_exits_2(
 
 
 def test_malformed_scheduler_address_is_a_usage_error() -> None:
-    """A scheduler address that is not an address raises UsageError at once."""
-    start = time.monotonic()
+    """A scheduler address that is not an address raises UsageError."""
     with pytest.raises(UsageError, match="--scheduler"):
         run_tasks(abs, [(0, (-1,))], scheduler="not-an-address")
-    assert time.monotonic() - start < 5
 
 
 @pytest.mark.parametrize("command", ["compare", "sweep"])
 def test_command_with_malformed_scheduler_exits_2(
     command: str, scenario_file: Callable[..., Path], tmp_path: Path
 ) -> None:
-    """`--scheduler not-an-address` exits 2 at once, naming the option, no traceback."""
+    """`--scheduler not-an-address` exits 2, naming the option, no traceback."""
     path = scenario_file(LINE, "line.yaml")
     args = [command, str(path), "--scheduler", "not-an-address", "--out", str(tmp_path / "run")]
     if command == "sweep":
         args += ["--param", "stations.M2.input_buffer=1,2"]
-    start = time.monotonic()
     result = CliRunner().invoke(app, args)
-    assert time.monotonic() - start < 10
     assert result.exit_code == 2, result.output
     assert "--scheduler" in result.stderr
     assert "Traceback" not in result.output

@@ -226,7 +226,9 @@ def test_compare_reads_oee_at_the_simulated_bottleneck(
     path = scenario_file(text, "gear.yaml")
     out = tmp_path / "cmp.json"
     result = CliRunner().invoke(
-        app, ["compare", str(path), "--plan", "smed", "--json", str(out), "--workers", "1"]
+        app,
+        ["compare", str(path), "--plan", "smed", "--json", str(out), "--workers", "1"],
+        env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
