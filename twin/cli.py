@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -300,9 +301,9 @@ def _experiment(
     from scenarios.store import Store, mark, model_key, signature
 
     sig = signature(kind, [model_key(model), *names], model.replications)
-    mark(directory, sig, False, sys.argv)
     empty = False
     try:
+        mark(directory, sig, False, sys.argv)
         with Store(directory / "store.sqlite") as store, _progress() as progress:
             task = progress.add_task(f"{model.name}: {kind}", total=None)
 
@@ -314,6 +315,14 @@ def _experiment(
             except BaseException:
                 empty = store.count() == 0
                 raise
+    except (OSError, sqlite3.Error) as exc:
+        err.print(
+            f"error: could not keep the results in {directory}: {exc}; the replications "
+            "stored so far are kept: run the same command again to resume",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
     finally:
         if fresh and empty:
             # Nothing ran (a bad scheduler, say): leave no half-made run behind.
