@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import twin.files
 from scenarios.experiment import run
 from scenarios.loader import loads
 from twin.cli import app
@@ -64,7 +63,7 @@ def test_full_disk_midway_keeps_the_previous_file(
     """The disk fills after half the text is written: the old file stays, no temp file remains."""
     target = tmp_path / "results.json"
     target.write_text('{"complete": true}\n', encoding="utf-8")
-    monkeypatch.setattr(twin.files.os, "fsync", disk_full)
+    monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(OSError) as info:
         write_atomic(target, "x" * 100_000)
     assert info.value.errno == errno.ENOSPC
@@ -98,7 +97,7 @@ def test_run_files_survive_a_full_disk(tmp_path: Path, monkeypatch: pytest.Monke
     folder = result.write_dir(tmp_path / "run")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert set(before) == {"results.json", "replications.csv", "scenario.yaml"}
-    monkeypatch.setattr(twin.files.os, "fsync", disk_full)
+    monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(OSError):
         result.write_dir(folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
@@ -129,7 +128,7 @@ def test_full_disk_after_the_experiment_prints_the_results_and_exits_1(
     store = tmp_path / "store"
     target = tmp_path / "copy.json"
     extra = ["--param", "stations.M.servers=1,2"] if command == "sweep" else []
-    monkeypatch.setattr(twin.files.os, "replace", fail_on({name, "copy.json"}))
+    monkeypatch.setattr(os, "replace", fail_on({name, "copy.json"}))
     args = [command, str(line), *extra, "--out", str(store), "--json", str(target)]
     result = CliRunner().invoke(app, [*args, "--workers", "1"])
     assert result.exit_code == 1, result.output
@@ -148,7 +147,7 @@ def test_full_disk_store_is_a_clear_error(
     line: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When the store directory cannot be written at all, one error line and exit 1."""
-    monkeypatch.setattr(twin.files.os, "replace", fail_on({"experiment.json"}))
+    monkeypatch.setattr(os, "replace", fail_on({"experiment.json"}))
     result = CliRunner().invoke(app, ["compare", str(line), "--out", str(tmp_path / "s")])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
