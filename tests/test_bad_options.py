@@ -133,3 +133,23 @@ def test_the_largest_allowed_seed_runs(line: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert f'"seed": {seed}' in target.read_text(encoding="utf-8")
+
+
+def test_too_many_default_plans_are_refused(tmp_path: Path) -> None:
+    """Eleven optional retrofits make 2**11 plans: refused before any is listed or run."""
+    retrofits = "".join(
+        f"  - {{id: r{i}, changes: {{stations.M.scrap_rate: 0.0{i}}}}}\n" for i in range(11)
+    )
+    body = LINE.split("retrofits:\n")[1].split("stations:\n")[1]
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        LINE.split("retrofits:\n")[0] + "retrofits:\n" + retrofits + "stations:\n" + body,
+        encoding="utf-8",
+    )
+    out = tmp_path / "store"
+    result = CliRunner().invoke(app, ["compare", str(path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "option --max-n: 11 optional retrofits make up to 2,048 plans; at most 1,000" in (
+        result.stderr
+    )
+    assert not out.exists()

@@ -95,6 +95,7 @@ MAX_REPS = 100_000  # a CI narrower than this buys needs a longer horizon, not m
 MAX_SEED = 2**63 - 1  # stored and exchanged as a signed 64-bit integer
 MAX_MAX_N = 64  # retrofits in one plan
 MAX_POINTS = 10_000  # points of a sweep grid
+MAX_PLANS = 1_000  # plans of one comparison
 WORKERS_PER_CORE = 4
 
 
@@ -415,13 +416,15 @@ def compare_command(
     try:
         _check_precision(precision, max_reps)
         _writable("--json", json_path)
-        _writable("--out", out_dir, folder=True)
+        _writable("--out", out_dir or Path("runs"), folder=True)
         _between("--max-n", max_n, 0, MAX_MAX_N, "retrofits in one plan")
         n_workers = _workers(workers)
         _scheduler(scheduler)
         model = _load(scenario, reps, seed, horizon, warmup)
         if not model.retrofits:
             raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
+        if not plan:
+            _plan_count(model, max_n)
         plans = [parse_plan(model, p) for p in plan] if plan else default_plans(model, max_n)
         if not plans:
             raise UsageError("no plan satisfies the retrofits' requirements")
@@ -470,7 +473,7 @@ def sweep_command(
     try:
         _check_precision(precision, max_reps)
         _writable("--json", json_path)
-        _writable("--out", out_dir, folder=True)
+        _writable("--out", out_dir or Path("runs"), folder=True)
         n_workers = _workers(workers)
         _scheduler(scheduler)
         params = [parse_param(p) for p in param]
@@ -516,6 +519,18 @@ def _check_precision(precision: float | None, max_reps: int) -> None:
     if precision is not None and not 0 < precision < 1:
         raise UsageError(f"option --precision: must be between 0 and 1, got {precision}")
     _between("--max-reps", max_reps, 2, MAX_REPS, "replications per model")
+
+
+def _plan_count(model: Scenario, max_n: int | None) -> None:
+    """Refuse a comparison whose default plans are too many to run, before listing them."""
+    others = sum(1 for r in model.retrofits if not r.core)
+    limit = others if max_n is None else min(max_n, others)
+    count = sum(math.comb(others, n) for n in range(limit + 1))
+    if count > MAX_PLANS:
+        raise UsageError(
+            f"option --max-n: {others} optional retrofits make up to {count:,} plans; "
+            f"at most {MAX_PLANS:,}: give a smaller --max-n or name the plans with --plan"
+        )
 
 
 def _grid_size(params: list[Any]) -> None:
