@@ -56,6 +56,8 @@ EXPERIMENT: list[tuple[list[str], str, str]] = [
     (["--json", "."], "--json", "is a folder"),
     (["--out", "/proc/1/twin-store"], "--out", "cannot write"),
     (["--out", "plain-file/store"], "--out", "is not a folder"),
+    (["--json", "x" * 300 + ".json"], "--json", "File name too long"),
+    (["--out", "a/" + "b" * 256 + "/c"], "--out", "File name too long"),
 ]
 COMPARE_ONLY: list[tuple[list[str], str, str]] = [
     (["--max-n", "-1"], "--max-n", "at least 0"),

@@ -8,6 +8,7 @@ kill therefore leaves either the previous file or the new one, never a truncated
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -61,6 +62,14 @@ def check_writable(option: str, path: Path | None, folder: bool = False) -> None
     """
     if path is None:
         return
+    try:
+        _check(option, path, folder)
+    except OSError as exc:  # a name too long, a loop of links, ...
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"option {option}: cannot write {_short(path)}: {reason}") from None
+
+
+def _check(option: str, path: Path, folder: bool) -> None:
     if folder and path.exists() and not path.is_dir():
         raise UsageError(f"option {option}: {path} exists and is not a folder")
     if not folder and path.is_dir():
@@ -70,7 +79,21 @@ def check_writable(option: str, path: Path | None, folder: bool = False) -> None
         parent = parent.parent
     if not parent.is_dir():
         raise UsageError(f"option {option}: cannot create {path}: {parent} is not a folder")
+    _check_names(path, parent)
     _probe(option, path, parent)
+
+
+def _check_names(path: Path, existing: Path) -> None:
+    """Raise ENAMETOOLONG for a name still to be created that the file system cannot hold."""
+    limit = os.pathconf(existing, "PC_NAME_MAX")
+    for part in path.parts[len(existing.parts) :]:
+        if len(os.fsencode(part)) > limit:
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), part)
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
 
 
 def _probe(option: str, path: Path, folder: Path) -> None:
