@@ -91,7 +91,7 @@ def _writable(option: str, path: Path | None, folder: bool = False) -> None:
 
 
 # Upper bounds of the numeric options, and why: a huge value must be refused, not allocated.
-MAX_REPS = 100_000  # a CI narrower than this buys needs a longer horizon, not more replications
+MAX_REPS = 100_000  # beyond this, a narrower CI needs a longer horizon, not more replications
 MAX_SEED = 2**63 - 1  # stored and exchanged as a signed 64-bit integer
 MAX_MAX_N = 64  # retrofits in one plan
 MAX_POINTS = 10_000  # points of a sweep grid
@@ -287,6 +287,8 @@ def _claimed(
     with ExitStack() as stack:
         try:
             stack.enter_context(claim(directory))
+        except OSError as exc:
+            _user_error(UsageError(f"option --out: cannot write {directory}: {exc.strerror}"))
         except TwinError as exc:
             _user_error(exc)
         if resumed:
