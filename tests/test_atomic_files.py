@@ -153,3 +153,19 @@ def test_full_disk_store_is_a_clear_error(
     assert "Traceback" not in result.output
     assert "could not keep the results in" in result.stderr
     assert "No space left on device" in result.stderr
+
+
+def test_run_writes_what_it_can_when_one_target_fails(
+    line: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`twin run`: --json finds the disk full, --out is still written; the table is printed."""
+    monkeypatch.setattr(os, "replace", fail_on({"r.json"}))
+    target, folder = tmp_path / "r.json", tmp_path / "kept"
+    args = ["run", str(line), "--json", str(target), "--out", str(folder), "--workers", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "tiny line" in result.stdout
+    assert f"could not write the results: {target}: No space left on device" in result.stderr
+    assert not target.exists()
+    doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    assert doc["replications"] == 2 and doc["complete"] is True
