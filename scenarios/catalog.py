@@ -14,7 +14,9 @@ from twin.errors import UsageError
 
 def bundled() -> dict[str, Path]:
     """Name -> file of every scenario shipped with the package."""
-    folder = resources.files("scenarios.bundled")
+    # Not files("scenarios.bundled"): importing that package would shadow this function as
+    # the attribute ``scenarios.bundled``.
+    folder = resources.files("scenarios") / "bundled"
     files = sorted(Path(str(entry)) for entry in folder.iterdir() if str(entry).endswith(".yaml"))
     return {f.stem: f for f in files}
 
@@ -41,4 +43,5 @@ def resolve(name_or_path: str) -> Path:
 
 
 def load_scenario(name_or_path: str) -> Scenario:
+    """Load a scenario file, or the bundled scenario of that name when no such file exists."""
     return load(resolve(name_or_path))

@@ -14,6 +14,7 @@ import yaml
 from models.kpi import collect
 from scenarios.builder import build
 from scenarios.schema import Scenario
+from twin.files import atomic_open, write_atomic
 from twin.results import aggregate, flatten
 from twin.runner import OnDone, Outcome, run_tasks
 from twin.trace import TraceWriter
@@ -69,25 +70,20 @@ class RunResult:
         return json.dumps(self.summary(), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     def write_json(self, path: str | Path) -> Path:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(self.to_json(), encoding="utf-8")
-        return p
+        return write_atomic(path, self.to_json())
 
     def write_csv(self, path: str | Path) -> Path:
         """One row per replication, one column per figure (dotted names)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
         rows = [
             {"replication": i, **flatten(self.outcome.results[i])}
             for i in sorted(self.outcome.results)
         ]
-        with p.open("w", newline="", encoding="utf-8") as fh:
+        with atomic_open(path, newline="") as fh:
             if rows:
                 writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
                 writer.writeheader()
                 writer.writerows(rows)
-        return p
+        return Path(path)
 
     def write_dir(self, directory: str | Path) -> Path:
         """Keep the run: results.json, replications.csv and the resolved scenario.yaml."""
@@ -96,9 +92,8 @@ class RunResult:
         self.write_json(d / "results.json")
         self.write_csv(d / "replications.csv")
         resolved = self.scenario.model_dump(mode="json")
-        (d / "scenario.yaml").write_text(
-            yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), encoding="utf-8"
-        )
+        text = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+        write_atomic(d / "scenario.yaml", text)
         return d
 
 

@@ -7,15 +7,21 @@ that lead to the same line share their replications.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import hashlib
 import json
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from models.kpi import KPI_VERSION
 from scenarios.schema import Scenario
+from twin.errors import UsageError
+from twin.files import atomic_open, write_atomic
 
 # Fields that do not change a replication's results.
 _NOT_MODEL = ("name", "description", "replications", "retrofits", "economics")
@@ -80,12 +86,11 @@ class Store:
         fields: list[str] = []
         for row in rows:
             fields += [k for k in row if k not in fields]
-        p = Path(path)
-        with p.open("w", newline="", encoding="utf-8") as fh:
+        with atomic_open(path, newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-        return p
+        return Path(path)
 
     def count(self) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM replications").fetchone()
@@ -129,4 +134,37 @@ def mark(directory: Path, sig: str, complete: bool, command: list[str]) -> None:
     """Record which experiment a directory holds and whether it finished."""
     directory.mkdir(parents=True, exist_ok=True)
     info = {"signature": sig, "complete": complete, "command": command}
-    (directory / "experiment.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    write_atomic(directory / "experiment.json", json.dumps(info, indent=2) + "\n")
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def claim(directory: Path, option: str = "--out") -> Iterator[None]:
+    """Hold ``directory`` for one command, or refuse if another process holds it.
+
+    An OS lock (``flock``) on ``directory/.lock``: the system releases it when the holder
+    ends, however it ends, so a lock is never left stale.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"option {option}: {directory} is in use by another twin process "
+                f"(pid {_holder(fd)}); wait for it or choose another {option}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """The pid the holder wrote into the lock file, or '?' while it is still writing it."""
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return text if text.isdigit() else "?"

@@ -17,6 +17,7 @@ from scenarios.loader import validate
 from scenarios.retrofits import PatchError, patch
 from scenarios.schema import Scenario
 from twin.errors import Problem, ScenarioError, UsageError
+from twin.files import atomic_open
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
                 line[f"{key}.ci95_halfwidth"] = value["ci95_halfwidth"]
         flat.append(line)
         fields += [k for k in line if k not in fields]
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(flat)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from functools import partial
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -21,6 +24,7 @@ from rich.text import Text
 
 from twin.durations import format_duration, parse_duration
 from twin.errors import TwinError, UsageError
+from twin.files import check_writable, write_all, write_atomic
 from twin.runner import default_workers
 
 if TYPE_CHECKING:
@@ -118,23 +122,58 @@ def _duration(option: str, value: str | None) -> float | None:
 
 def _writable(option: str, path: Path | None, folder: bool = False) -> None:
     """Refuse an output path that cannot be what the option writes, before simulating."""
-    if path is None:
-        return
-    if folder and path.exists() and not path.is_dir():
-        raise UsageError(f"option {option}: {path} exists and is not a folder")
-    if not folder and path.is_dir():
-        raise UsageError(f"option {option}: {path} is a folder; give a file name")
-    parent = path if folder else path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"option {option}: cannot create {path}: {parent} is not a folder")
+    check_writable(option, path, folder)
+
+
+# Upper bounds of the numeric options, and why: a huge value must be refused, not allocated.
+MAX_REPS = 100_000  # beyond this, a narrower CI needs a longer horizon, not more replications
+MAX_SEED = 2**63 - 1  # stored and exchanged as a signed 64-bit integer
+MAX_MAX_N = 64  # retrofits in one plan
+MAX_POINTS = 10_000  # points of a sweep grid
+MAX_PLANS = 1_000  # plans of one comparison
+WORKERS_PER_CORE = 4
 
 
 def _at_least(option: str, value: int | None, low: int) -> int | None:
     if value is not None and value < low:
-        raise UsageError(f"option {option}: must be at least {low}, got {value}")
+        raise UsageError(f"option {option}: must be at least {low}, got {_short(value)}")
     return value
+
+
+def _between(option: str, value: int | None, low: int, high: int, why: str) -> int | None:
+    """``value`` if it lies in [low, high]; else a UsageError naming the option and the reason."""
+    _at_least(option, value, low)
+    if value is not None and value > high:
+        raise UsageError(f"option {option}: must be at most {high:,} ({why}), got {_short(value)}")
+    return value
+
+
+def _short(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:10]}...({len(text)} digits)"
+
+
+def _workers(workers: int | None) -> int:
+    """The local processes to use: the option within a few per core, else all cores."""
+    cores = default_workers()
+    high = WORKERS_PER_CORE * cores
+    why = f"{WORKERS_PER_CORE} per core on this machine's {cores}"
+    return _between("--workers", workers, 1, high, why) or cores
+
+
+def _scheduler(address: str | None) -> str | None:
+    """A Dask scheduler address of the form [PROTOCOL://]HOST:PORT, checked before running."""
+    if address is None:
+        return None
+    protocol, sep, rest = address.rpartition("://")
+    host, colon, port = rest.rpartition(":")
+    ok_protocol = not sep or protocol in {"tcp", "tls", "ucx", "ws", "wss"}
+    if not (ok_protocol and colon and host and port.isdigit() and 0 < int(port) < 65536):
+        raise UsageError(
+            f"option --scheduler: expected [tcp://]HOST:PORT, e.g. tcp://127.0.0.1:8786, "
+            f"got {address!r}"
+        )
+    return address
 
 
 def _load(
@@ -148,8 +187,8 @@ def _load(
     model = override(
         load_scenario(scenario),
         {
-            "replications": _at_least("--reps", reps, 1),
-            "seed": _at_least("--seed", seed, 0),
+            "replications": _between("--reps", reps, 1, MAX_REPS, "replications per model"),
+            "seed": _between("--seed", seed, 0, MAX_SEED, "a signed 64-bit integer"),
             "horizon": _duration("--horizon", horizon),
             "warmup": None if auto else _duration("--warmup", warmup),
         },
@@ -200,7 +239,7 @@ def run_command(
     from twin.report import print_summary
 
     try:
-        n_workers = _at_least("--workers", workers, 1) or default_workers()
+        n_workers = _workers(workers)
         model = _load(scenario, reps, seed, horizon, warmup)
         if plan is not None:
             chosen = parse_plan(model, plan)
@@ -220,14 +259,14 @@ def run_command(
         )
     doc = result.summary()
     print_summary(out, doc)
-    try:
-        if json_path is not None:
-            result.write_json(json_path)
-        if out_dir is not None:
-            result.write_dir(out_dir)
-    except OSError as exc:
-        err.print(f"error: could not write the results: {exc}", highlight=False, markup=False)
-        raise typer.Exit(EXIT_FAILED) from None
+    writers = {str(json_path): partial(result.write_json, json_path)} if json_path else {}
+    if out_dir is not None:
+        writers[str(out_dir)] = partial(result.write_dir, out_dir)
+    failed = write_all(writers)
+    for problem in failed:
+        err.print(f"error: could not write the results: {problem}", highlight=False, markup=False)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
     stuck = [v for v in doc.get("line", {}).get("deadlocked", {}).get("values", []) if v]
     if stuck:
         err.print(
@@ -266,11 +305,12 @@ def _warn_unstable(doc: dict[str, Any]) -> None:
 
 
 @contextmanager
-def _experiment(
+def _claimed(
     model: Scenario, kind: str, names: list[str], out_dir: Path | None
-) -> Iterator[tuple[Path, Any, Progress, Any]]:
-    """The store directory (resumed when the same experiment was cut short) and a progress bar."""
-    from scenarios.store import Store, mark, model_key, output_dir, signature
+) -> Iterator[tuple[Path, bool]]:
+    """The store directory (resumed when the same experiment was cut short) and whether it is
+    new, held by this command until it ends so that a second command is refused, not run."""
+    from scenarios.store import claim, model_key, output_dir, signature
 
     sig = signature(kind, [model_key(model), *names], model.replications)
     if out_dir is None:
@@ -278,12 +318,30 @@ def _experiment(
         directory, resumed = output_dir(Path("runs"), model.name, sig, stamp)
     else:
         directory, resumed = out_dir, (out_dir / "store.sqlite").exists()
-    if resumed:
-        err.print(f"resuming the experiment in {directory}", highlight=False, markup=False)
     fresh = not directory.exists()
-    mark(directory, sig, False, sys.argv)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(claim(directory))
+        except OSError as exc:
+            _user_error(UsageError(f"option --out: cannot write {directory}: {exc.strerror}"))
+        except TwinError as exc:
+            _user_error(exc)
+        if resumed:
+            err.print(f"resuming the experiment in {directory}", highlight=False, markup=False)
+        yield directory, fresh
+
+
+@contextmanager
+def _experiment(
+    model: Scenario, kind: str, names: list[str], directory: Path, fresh: bool
+) -> Iterator[tuple[Any, Any]]:
+    """The store and a progress callback; a new directory where nothing ran is removed."""
+    from scenarios.store import Store, mark, model_key, signature
+
+    sig = signature(kind, [model_key(model), *names], model.replications)
     empty = False
     try:
+        mark(directory, sig, False, sys.argv)
         with Store(directory / "store.sqlite") as store, _progress() as progress:
             task = progress.add_task(f"{escape(model.name)}: {kind}", total=None)
 
@@ -291,32 +349,57 @@ def _experiment(
                 progress.update(task, completed=done, total=total)
 
             try:
-                yield directory, store, progress, advance
+                yield store, advance
             except BaseException:
                 empty = store.count() == 0
                 raise
+    except (OSError, sqlite3.Error) as exc:
+        err.print(
+            f"error: could not keep the results in {directory}: {exc}; the replications "
+            "stored so far are kept: run the same command again to resume",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
     finally:
         if fresh and empty:
             # Nothing ran (a bad scheduler, say): leave no half-made run behind.
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _close(directory: Path, model: Scenario, kind: str, names: list[str], batch: Batch) -> None:
-    """Mark the directory, say what ran, and exit non-zero if the batch is unfinished."""
-    from scenarios.store import mark, model_key, signature
+def _close(
+    directory: Path,
+    model: Scenario,
+    kind: str,
+    names: list[str],
+    batch: Batch,
+    failed: list[str],
+) -> None:
+    """Mark the directory, say what ran and what could not be written, and exit non-zero if
+    the batch is unfinished or a file is missing."""
+    from scenarios.store import Store, mark, model_key, signature
 
-    done = not batch.interrupted and not batch.errors
-    from scenarios.store import Store
+    done = not batch.interrupted and not batch.errors and not failed
+    sig = signature(kind, [model_key(model), *names], model.replications)
 
-    with Store(directory / "store.sqlite") as store:
-        store.export_csv(directory / "replications.csv")
-    mark(directory, signature(kind, [model_key(model), *names], model.replications), done, sys.argv)
+    def export() -> None:
+        with Store(directory / "store.sqlite") as store:
+            store.export_csv(directory / "replications.csv")
+
+    failed = failed + write_all(
+        {
+            str(directory / "replications.csv"): export,
+            str(directory / "experiment.json"): lambda: mark(directory, sig, done, sys.argv),
+        }
+    )
     err.print(
         f"{batch.ran} replications run, {batch.reused} reused from the store; "
         f"results in {directory}",
         highlight=False,
         markup=False,
     )
+    for problem in failed:
+        err.print(f"error: could not write {problem}", highlight=False, markup=False)
     if batch.interrupted:
         err.print(
             "interrupted: finished replications are stored; run the same command again to resume",
@@ -327,14 +410,18 @@ def _close(directory: Path, model: Scenario, kind: str, names: list[str], batch:
         for where, message in sorted(batch.errors.items()):
             err.print(f"replication {where} failed: {message}", highlight=False, markup=False)
         raise typer.Exit(EXIT_FAILED)
+    if failed:
+        err.print(
+            "the replications are stored; run the same command again once the files can be written",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_FAILED)
 
 
-def _write(doc: dict[str, Any], *paths: Path | None) -> None:
+def _write(doc: dict[str, Any], *paths: Path | None) -> list[str]:
+    """Write ``doc`` as JSON to each path, atomically; say which could not be written."""
     text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    for path in paths:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+    return write_all({str(p): partial(write_atomic, p, text) for p in paths if p is not None})
 
 
 @app.command("compare")
@@ -367,30 +454,35 @@ def compare_command(
     try:
         _check_precision(precision, max_reps)
         _writable("--json", json_path)
-        _writable("--out", out_dir, folder=True)
-        _at_least("--max-n", max_n, 0)
-        n_workers = _at_least("--workers", workers, 1) or default_workers()
+        _writable("--out", out_dir or Path("runs"), folder=True)
+        _between("--max-n", max_n, 0, MAX_MAX_N, "retrofits in one plan")
+        n_workers = _workers(workers)
+        _scheduler(scheduler)
         model = _load(scenario, reps, seed, horizon, warmup)
         if not model.retrofits:
             raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
+        if not plan:
+            _plan_count(model, max_n)
         plans = [parse_plan(model, p) for p in plan] if plan else default_plans(model, max_n)
         if not plans:
             raise UsageError("no plan satisfies the retrofits' requirements")
     except TwinError as exc:
         _user_error(exc)
     names = [p.name for p in plans]
-    with _experiment(model, "compare", names, out_dir) as (directory, store, _, advance):
-        try:
-            comparison, batch = run_compare(
-                model, plans, store, n_workers, scheduler, advance, precision, max_reps
-            )
-        except TwinError as exc:
-            _user_error(exc)
-    if not batch.interrupted and not batch.errors:
-        doc = comparison.summary()
-        _write(doc, directory / "comparison.json", json_path)
-        print_comparison(out, doc)
-    _close(directory, model, "compare", names, batch)
+    with _claimed(model, "compare", names, out_dir) as (directory, fresh):
+        with _experiment(model, "compare", names, directory, fresh) as (store, advance):
+            try:
+                comparison, batch = run_compare(
+                    model, plans, store, n_workers, scheduler, advance, precision, max_reps
+                )
+            except TwinError as exc:
+                _user_error(exc)
+        failed: list[str] = []
+        if not batch.interrupted and not batch.errors:
+            doc = comparison.summary()
+            print_comparison(out, doc)
+            failed = _write(doc, directory / "comparison.json", json_path)
+        _close(directory, model, "compare", names, batch, failed)
 
 
 @app.command("sweep")
@@ -419,47 +511,75 @@ def sweep_command(
     try:
         _check_precision(precision, max_reps)
         _writable("--json", json_path)
-        _writable("--out", out_dir, folder=True)
-        n_workers = _at_least("--workers", workers, 1) or default_workers()
+        _writable("--out", out_dir or Path("runs"), folder=True)
+        n_workers = _workers(workers)
+        _scheduler(scheduler)
         params = [parse_param(p) for p in param]
+        _grid_size(params)
         model = _load(scenario, reps, seed, horizon, warmup)
         grid = points(params)
         models = {point.name: model_at(model, point) for point in grid}
     except TwinError as exc:
         _user_error(exc)
     names = list(models)
-    with _experiment(model, "sweep", names, out_dir) as (directory, store, _, advance):
-        try:
-            batch = evaluate_models(
-                models,
-                model.replications,
-                store,
-                n_workers,
-                scheduler,
-                advance,
-                precision,
-                max_reps,
-            )
-        except TwinError as exc:
-            _user_error(exc)
-    if not batch.interrupted and not batch.errors:
-        rows = table(model, grid, batch.results)
-        doc = {
-            "scenario": model.model_dump(mode="json"),
-            "seed": model.seed,
-            "parameters": {p.path: list(p.values) for p in params},
-            "points": rows,
-        }
-        _write(doc, directory / "sweep.json", json_path)
-        write_csv(directory / "sweep.csv", rows)
-        print_sweep(out, doc)
-    _close(directory, model, "sweep", names, batch)
+    with _claimed(model, "sweep", names, out_dir) as (directory, fresh):
+        with _experiment(model, "sweep", names, directory, fresh) as (store, advance):
+            try:
+                batch = evaluate_models(
+                    models,
+                    model.replications,
+                    store,
+                    n_workers,
+                    scheduler,
+                    advance,
+                    precision,
+                    max_reps,
+                )
+            except TwinError as exc:
+                _user_error(exc)
+        failed: list[str] = []
+        if not batch.interrupted and not batch.errors:
+            rows = table(model, grid, batch.results)
+            doc = {
+                "scenario": model.model_dump(mode="json"),
+                "seed": model.seed,
+                "parameters": {p.path: list(p.values) for p in params},
+                "points": rows,
+            }
+            print_sweep(out, doc)
+            failed = _write(doc, directory / "sweep.json", json_path)
+            csv_path = directory / "sweep.csv"
+            failed += write_all({str(csv_path): partial(write_csv, csv_path, rows)})
+        _close(directory, model, "sweep", names, batch, failed)
 
 
 def _check_precision(precision: float | None, max_reps: int) -> None:
     if precision is not None and not 0 < precision < 1:
         raise UsageError(f"option --precision: must be between 0 and 1, got {precision}")
-    _at_least("--max-reps", max_reps, 2)
+    _between("--max-reps", max_reps, 2, MAX_REPS, "replications per model")
+
+
+def _plan_count(model: Scenario, max_n: int | None) -> None:
+    """Refuse a comparison whose default plans are too many to run, before listing them."""
+    others = sum(1 for r in model.retrofits if not r.core)
+    limit = others if max_n is None else min(max_n, others)
+    count = sum(math.comb(others, n) for n in range(limit + 1))
+    if count > MAX_PLANS:
+        raise UsageError(
+            f"option --max-n: {others} optional retrofits make up to {count:,} plans; "
+            f"at most {MAX_PLANS:,}: give a smaller --max-n or name the plans with --plan"
+        )
+
+
+def _grid_size(params: list[Any]) -> None:
+    """Refuse a sweep grid too large to run before building any of its points."""
+    sizes = [len(p.values) for p in params]
+    if math.prod(sizes) > MAX_POINTS:
+        shape = " x ".join(str(n) for n in sizes)
+        raise UsageError(
+            f"option --param: the grid has {math.prod(sizes):,} points ({shape}); "
+            f"at most {MAX_POINTS:,}: sweep fewer values or fewer parameters"
+        )
 
 
 @app.command("scenarios")

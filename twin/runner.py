@@ -8,11 +8,16 @@ cleanly: finished tasks are kept and the outcome says the run was interrupted.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import multiprocessing.context
 import os
+import select
 import signal
 import sys
+import threading
+import time
 import traceback
 import types
 import uuid
@@ -101,6 +106,60 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _start_worker(parent: int) -> None:
+    """Initialize a worker process: Ctrl-C is the parent's, and the worker ends with it."""
+    _ignore_sigint()
+    bind_to_parent(parent)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def bind_to_parent(parent: int) -> None:
+    """End this process (SIGTERM) when process ``parent`` ends, however it ends.
+
+    Workers are forked by a fork server, which outlives a killed command as long as its
+    workers live; so each worker watches the command itself, and also asks the kernel to
+    signal it should its direct parent die.
+    """
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if not _alive(parent):
+        _end()
+    threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    """Wait until ``parent`` ends (a pidfd where the system has one, else polling), then end."""
+    try:
+        fd = os.pidfd_open(parent)
+    except ProcessLookupError:
+        _end()
+    except (AttributeError, OSError):
+        while _alive(parent):
+            time.sleep(1.0)
+        _end()
+    else:
+        select.select([fd], [], [])
+        _end()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _end() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_tasks(
     fn: Callable[..., T],
     tasks: Sequence[Task],
@@ -139,7 +198,10 @@ Finish = Callable[[int, Any, BaseException | None], None]
 
 def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: Finish) -> None:
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(tasks)), mp_context=_context(), initializer=_ignore_sigint
+        max_workers=min(workers, len(tasks)),
+        mp_context=_context(),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
     )
     pending: dict[Future[Any], int] = {}
 
