@@ -234,8 +234,8 @@ def _warn_unstable(doc: dict[str, Any]) -> None:
 def _experiment(
     model: Scenario, kind: str, names: list[str], out_dir: Path | None
 ) -> Iterator[tuple[Path, Any, Progress, Any]]:
-    """The store directory (resumed when the same experiment was cut short) and a progress bar."""
-    from scenarios.store import Store, mark, model_key, output_dir, signature
+    """The store directory (the same experiment's, if one ran before) and a progress bar."""
+    from scenarios.store import Store, finished, mark, model_key, output_dir, signature
 
     sig = signature(kind, [model_key(model), *names], model.replications)
     if out_dir is None:
@@ -244,7 +244,8 @@ def _experiment(
     else:
         directory, resumed = out_dir, (out_dir / "store.sqlite").exists()
     if resumed:
-        err.print(f"resuming the experiment in {directory}", highlight=False)
+        again = "reusing the finished" if finished(directory) else "resuming the"
+        err.print(f"{again} experiment in {directory}", highlight=False)
     fresh = not directory.exists()
     mark(directory, sig, False, sys.argv)
     empty = False
