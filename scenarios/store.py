@@ -122,7 +122,11 @@ def output_dir(root: Path, name: str, sig: str, stamp: str) -> tuple[Path, bool]
                 continue
             if info.get("signature") == sig:
                 return candidate, True
-    return root / f"{slug}-{stamp}", False
+    fresh, n = root / f"{slug}-{stamp}", 1
+    while fresh.exists():  # another experiment started in the same second
+        n += 1
+        fresh = root / f"{slug}-{stamp}-{n}"
+    return fresh, False
 
 
 def mark(directory: Path, sig: str, complete: bool, command: list[str]) -> None:
