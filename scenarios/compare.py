@@ -2,8 +2,9 @@
 
 Every plan runs the same replications as the baseline with common random numbers, so the
 difference of replication ``r`` is a paired observation and its confidence interval is
-much tighter than an unpaired one. Gains become money with the scenario's ``economics``;
-Shapley values split the gain of a plan between its retrofits.
+much tighter than an unpaired one. Gains become money with the scenario's ``economics``
+(see ``scenarios.economics``); plans are ranked, each with its paired difference to the best
+one; Shapley values split the gain of the best plan between its retrofits.
 """
 
 from __future__ import annotations
