@@ -41,33 +41,36 @@ def gross_benefit(scenario: Scenario, plan: KPIs, base: KPIs, margin: float | No
 
 @dataclass(frozen=True)
 class Investment:
-    """One retrofit over the horizon: when it is bought, and what of it is left at the end."""
+    """One retrofit over the horizon: how often it is bought, and what is left at the end.
+
+    Bought at 0, L, 2L, ... while before the horizon; the sums are closed forms, so a tiny
+    lifetime costs no more to value than a long one.
+    """
 
     retrofit: str
     capex_net: float
     lifetime_years: float
-    purchases: tuple[float, ...]
+    purchases: int
     residual_share: float
 
     @classmethod
     def over(cls, retrofit: Retrofit, horizon: float) -> Investment:
-        """Bought at 0, L, 2L, ... while before ``horizon``; the last one's unused share left."""
         life = retrofit.lifetime_years
         count = max(1, int(horizon / life - _EPS) + 1)
-        purchases = tuple(k * life for k in range(count))
-        left = purchases[-1] + life - horizon
+        left = count * life - horizon
         return cls(
             retrofit=retrofit.id,
             capex_net=retrofit.capex * (1 - retrofit.subsidy_rate),
             lifetime_years=life,
-            purchases=purchases,
+            purchases=count,
             residual_share=max(0.0, left) / life,
         )
 
     def present_cost(self, rate: float, horizon: float) -> float:
         """Discounted purchases less the discounted residual value at the horizon."""
-        bought = sum(self.capex_net * (1 + rate) ** -t for t in self.purchases)
-        return float(bought - self.residual_value * (1 + rate) ** -horizon)
+        step = (1 + rate) ** -self.lifetime_years  # one lifetime's discount
+        bought = self.purchases if step == 1 else (1 - step**self.purchases) / (1 - step)
+        return float(self.capex_net * bought - self.residual_value * (1 + rate) ** -horizon)
 
     @property
     def residual_value(self) -> float:
@@ -77,7 +80,8 @@ class Investment:
         return {
             "capex_after_subsidy": self.capex_net,
             "lifetime_years": self.lifetime_years,
-            "purchases_at_years": list(self.purchases),
+            "purchases": self.purchases,
+            "last_purchase_at_years": (self.purchases - 1) * self.lifetime_years,
             "residual_share": self.residual_share,
             "residual_value": self.residual_value,
         }

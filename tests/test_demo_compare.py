@@ -85,7 +85,8 @@ def test_demo_values_every_plan_over_its_longest_life(comparison: dict[str, Any]
     """The 6-year retrofits are bought again in the 8-year plans; smed alone pays back fast."""
     full = comparison["plans"]["platform+predictive+vision+smed+buffers"]["economics"]
     assert full["horizon_years"] == 10  # the buffers' racks
-    assert full["retrofits"]["predictive"]["purchases_at_years"] == [0.0, 6.0]
+    assert full["retrofits"]["predictive"]["purchases"] == 2
+    assert full["retrofits"]["predictive"]["last_purchase_at_years"] == 6
     assert full["retrofits"]["platform"]["residual_share"] == pytest.approx(6 / 8)
     smed = comparison["plans"]["smed"]["economics"]
     assert smed["horizon_years"] == 8 and smed["payback_beyond_lifetime"] is False

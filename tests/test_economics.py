@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from scenarios.compare import Comparison
 from scenarios.economics import Costs, annuity, economics, tornado
 from scenarios.loader import loads
 from scenarios.retrofits import BASELINE, Plan
-from scenarios.schema import Scenario
+from scenarios.schema import Retrofit, Scenario
 from twin.cli import app
 from twin.errors import ScenarioError
 
@@ -71,8 +72,8 @@ def test_eight_eight_and_ten_years_are_valued_over_ten(money: Scenario) -> None:
     costs = Costs.of(money.retrofits)
     assert costs.horizon_years == 10
     a, b, c = costs.investments
-    assert a.purchases == b.purchases == (0.0, 8.0)
-    assert c.purchases == (0.0,)
+    assert a.purchases == b.purchases == 2  # at years 0 and 8
+    assert c.purchases == 1
     assert a.residual_share == b.residual_share == pytest.approx(6 / 8)
     assert c.residual_share == 0.0
     assert a.residual_value == pytest.approx(40000 * 6 / 8)
@@ -94,7 +95,8 @@ def test_npv_by_hand(money: Scenario) -> None:
     assert econ["npv"]["values"] == pytest.approx([-invest + n * factor for n in net], rel=1e-12)
     assert econ["npv"]["mean"] == pytest.approx(-183501.16 + 59000 * 6.7100814, rel=1e-6)
     assert econ["horizon_years"] == 10
-    assert econ["retrofits"]["a"]["purchases_at_years"] == [0.0, 8.0]
+    assert econ["retrofits"]["a"]["purchases"] == 2
+    assert econ["retrofits"]["a"]["last_purchase_at_years"] == 8
     assert econ["retrofits"]["b"]["residual_value"] == pytest.approx(22500)
     assert econ["payback_years"]["mean"] == pytest.approx(170000 / 59000)
     assert econ["payback_beyond_lifetime"] is False
@@ -148,6 +150,20 @@ def test_combining_retrofits_no_longer_looks_worse_than_either(scenario: Any) ->
     ]
     both = economics(fixed, Plan(("long", "short")), runs(45, 45), base)["npv"]["mean"]
     assert both == pytest.approx(sum(alone), rel=1e-12)  # one horizon: NPV is additive
+
+
+def test_a_tiny_lifetime_is_valued_in_closed_form(money: Scenario) -> None:
+    """A retrofit lasting a millionth of a year is bought 10 million times over 10 years,
+    priced as a geometric series (undiscounted: exactly 10 million purchases)."""
+    tiny = Retrofit(id="tiny", capex=1, lifetime_years=1e-6, changes={"horizon": 1})
+    long = Retrofit(id="long", capex=0, lifetime_years=10, changes={"horizon": 1})
+    costs = Costs.of([tiny, long])
+    (investment, _) = costs.investments
+    assert investment.purchases == 10_000_000 and investment.residual_share == 0.0
+    assert costs.present_cost(0.0) == pytest.approx(1e7, rel=1e-9)
+    # Σ v^(k/1e6), k < 1e7 ≈ 1e6 × ∫₀¹⁰ v^t dt = 1e6 × annuity(10, r) in continuous time
+    continuous = 1e6 * (1 - 1.08**-10) / math.log(1.08)
+    assert costs.present_cost(0.08) == pytest.approx(continuous, rel=1e-6)
 
 
 def test_payback_longer_than_the_life_is_flagged(money: Scenario) -> None:
