@@ -35,8 +35,9 @@ __all__ = [
     "shapley",
 ]
 
-# Shapley values need every coalition of a plan's retrofits: 2^n of them.
-MAX_SHAPLEY_PLAYERS = 12
+# Shapley values need every coalition of a plan's retrofits, 2^n plans to simulate: at most
+# 256, as many as the default plans may be.
+MAX_SHAPLEY_PLAYERS = 8
 
 
 def paired(plan: Mapping[int, KPIs], base: Mapping[int, KPIs], extract: Extract) -> Summary:
@@ -49,7 +50,7 @@ def _bounded(plan: Plan) -> None:
     if len(plan.retrofits) > MAX_SHAPLEY_PLAYERS:
         raise UsageError(
             f"plan {plan.name}: attribution needs all 2^{len(plan.retrofits)} coalitions of its "
-            f"retrofits; it is done for plans of at most {MAX_SHAPLEY_PLAYERS}"
+            f"retrofits simulated; it is done for plans of at most {MAX_SHAPLEY_PLAYERS}"
         )
 
 
