@@ -190,15 +190,18 @@ def topological(retrofits: Sequence[Retrofit]) -> list[str]:
     placed: set[str] = set()
     for root in by_id:
         stack = [(root, iter(by_id[root].requires))]
+        active = {root}  # on the stack: a requirement met again here would be a cycle
         while stack:
             rid, pending = stack[-1]
             req = next((x for x in pending if x not in placed), None)
             if req is None:
                 stack.pop()
+                active.discard(rid)
                 if rid not in placed:
                     placed.add(rid)
                     order.append(rid)
-            elif req in by_id and all(req != s for s, _ in stack):
+            elif req in by_id and req not in active:
+                active.add(req)
                 stack.append((req, iter(by_id[req].requires)))
     return order
 
