@@ -181,13 +181,16 @@ class Comparison:
         }
 
     def _plan(self, plan: Plan, best: Plan) -> dict[str, Any]:
+        runs = self.runs[plan.name]
         return {
             "retrofits": list(plan.retrofits),
-            "replications": len(self.runs[plan.name]),
+            "replications": len(runs),
             "levels": self.levels(plan),
             "differences": self.differences(plan),
-            "economics": economics(self.scenario, plan, self.runs[plan.name], self.base),
+            "economics": economics(self.scenario, plan, runs, self.base),
             "versus_best": self.versus(plan, best),
+            # margin and discount rate only: retrofit effects need the plan's attribution
+            "tornado": tornado(self.scenario, plan, runs, self.base, {}),
         }
 
     def _attribution(self, best: Plan | None) -> dict[str, Any]:

@@ -299,4 +299,8 @@ def test_compare_marks_ties_long_paybacks_and_prints_a_tornado(
     assert gold["payback_years"]["mean"] > 3 and gold["payback_beyond_lifetime"] is True
     assert "(> life)" in stdout
     assert {row["factor"] for row in doc["tornado"]} >= {"margin per good part", "discount rate"}
+    gold_margin = {r["factor"]: r for r in doc["plans"]["gold"]["tornado"]}["margin per good part"]
+    gain = doc["plans"]["gold"]["differences"]["throughput_per_hour"]["mean"]
+    swing = gold_margin["npv_high"] - gold_margin["npv_low"]
+    assert swing == pytest.approx(0.4 * 20 * gain * 6000 * annuity(3, 0.08), rel=1e-9)
     assert "sensitivity of" in stdout and "effect of repairs" in stdout
