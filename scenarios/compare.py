@@ -2,8 +2,9 @@
 
 Every plan runs the same replications as the baseline with common random numbers, so the
 difference of replication ``r`` is a paired observation and its confidence interval is
-much tighter than an unpaired one. Gains become money with the scenario's ``economics``;
-Shapley values split the gain of a plan between its retrofits.
+much tighter than an unpaired one. Gains become money with the scenario's ``economics``
+(see ``scenarios.economics``); plans are ranked, each with its paired difference to the best
+one; Shapley values split the gain of the best plan between its retrofits.
 """
 
 from __future__ import annotations
@@ -15,11 +16,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from scenarios.batch import Batch, KPIs, evaluate, evaluate_models
+from scenarios.economics import annuity, economics, gross_benefit, tornado
 from scenarios.figures import Bottleneck, Extract, bottleneck, headline, levels
-from scenarios.retrofits import BASELINE, Plan, apply
-from scenarios.schema import Retrofit, Scenario
+from scenarios.retrofits import BASELINE, Plan, apply, reduce_to_feasible
+from scenarios.schema import Scenario
 from scenarios.store import Store
+from twin.errors import UsageError
 from twin.stats import Summary, summarize
+
+__all__ = [
+    "Comparison",
+    "annuity",
+    "coalitions",
+    "economics",
+    "gross_benefit",
+    "paired",
+    "run_compare",
+    "shapley",
+]
+
+# Shapley values need every coalition of a plan's retrofits, 2^n plans to simulate: at most
+# 256, as many as the default plans may be.
+MAX_SHAPLEY_PLAYERS = 8
 
 
 def paired(plan: Mapping[int, KPIs], base: Mapping[int, KPIs], extract: Extract) -> Summary:
@@ -28,88 +46,20 @@ def paired(plan: Mapping[int, KPIs], base: Mapping[int, KPIs], extract: Extract)
     return summarize([extract(plan[r]) - extract(base[r]) for r in reps])
 
 
-def annuity(years: float, rate: float) -> float:
-    """Present value of 1 a year for ``years`` years at ``rate``."""
-    return years if rate == 0 else (1 - (1 + rate) ** -years) / rate
-
-
-def gross_benefit(scenario: Scenario, plan: KPIs, base: KPIs) -> float:
-    """Money a year from more good parts and fewer scrapped ones (before the plan's costs)."""
-    e = scenario.economics
-    good = plan["line"]["throughput_per_hour"] - base["line"]["throughput_per_hour"]
-    scrap = plan["line"]["scrap_per_hour"] - base["line"]["scrap_per_hour"]
-    return float(
-        (good * e.margin_per_good_part - scrap * e.scrap_cost_per_part) * e.operating_hours_per_year
-    )
-
-
-@dataclass(frozen=True)
-class Costs:
-    """What a plan costs: investment after subsidy, running cost, and how long it lasts."""
-
-    capex: float
-    capex_net: float
-    opex_per_year: float
-    lifetime_years: float
-
-    @classmethod
-    def of(cls, retrofits: Sequence[Retrofit]) -> Costs:
-        return cls(
-            capex=sum(r.capex for r in retrofits),
-            capex_net=sum(r.capex * (1 - r.subsidy_rate) for r in retrofits),
-            opex_per_year=sum(r.opex_per_year for r in retrofits),
-            # A plan lasts as long as its shortest-lived part (a conservative horizon).
-            lifetime_years=min((r.lifetime_years for r in retrofits), default=0.0),
+def _bounded(plan: Plan) -> None:
+    if len(plan.retrofits) > MAX_SHAPLEY_PLAYERS:
+        raise UsageError(
+            f"plan {plan.name}: attribution needs all 2^{len(plan.retrofits)} coalitions of its "
+            f"retrofits simulated; it is done for plans of at most {MAX_SHAPLEY_PLAYERS}"
         )
 
 
-def _payback(capex: float, annual: Summary) -> dict[str, float | None]:
-    mean, half = annual["mean"], annual["ci95_halfwidth"] or 0.0
-    if mean is None or mean <= 0:
-        return {"mean": None, "low": None, "high": None}
-    high = capex / (mean - half) if mean - half > 0 else None
-    return {"mean": capex / mean, "low": capex / (mean + half), "high": high}
-
-
-def economics(
-    scenario: Scenario, plan: Plan, runs: Mapping[int, KPIs], base: Mapping[int, KPIs]
-) -> dict[str, Any]:
-    """Capex after subsidy, annual net benefit, payback years and NPV, with 95% intervals."""
-    catalog = {r.id: r for r in scenario.retrofits}
-    costs = Costs.of([catalog[rid] for rid in plan.retrofits])
-    rate = scenario.economics.discount_rate
-    reps = sorted(set(runs) & set(base))
-    net = [gross_benefit(scenario, runs[r], base[r]) - costs.opex_per_year for r in reps]
-    factor = annuity(costs.lifetime_years, rate)
-    annual = summarize(net)
-    return {
-        "currency": scenario.economics.currency,
-        "capex": costs.capex,
-        "capex_after_subsidy": costs.capex_net,
-        "opex_per_year": costs.opex_per_year,
-        "lifetime_years": costs.lifetime_years,
-        "annual_net_benefit": annual,
-        "payback_years": _payback(costs.capex_net, annual),
-        "npv": summarize([-costs.capex_net + n * factor for n in net]),
-    }
-
-
-def reduce_to_feasible(retrofits: Sequence[Retrofit], chosen: set[str]) -> tuple[str, ...]:
-    """The largest part of ``chosen`` whose requirements it satisfies, in catalog order."""
-    by_id = {r.id: r for r in retrofits}
-    keep = set(chosen)
-    changed = True
-    while changed:
-        changed = False
-        for rid in sorted(keep):
-            if not set(by_id[rid].requires) <= keep:
-                keep.discard(rid)
-                changed = True
-    return tuple(r.id for r in retrofits if r.id in keep)
-
-
 def coalitions(scenario: Scenario, plan: Plan) -> list[Plan]:
-    """Every plan whose value the Shapley split of ``plan`` needs (the baseline included)."""
+    """Every plan whose value the Shapley split of ``plan`` needs (the baseline included).
+
+    Refused (UsageError) for plans of more than ``MAX_SHAPLEY_PLAYERS`` retrofits.
+    """
+    _bounded(plan)
     needed = {
         reduce_to_feasible(scenario.retrofits, set(combo))
         for n in range(len(plan.retrofits) + 1)
@@ -124,6 +74,7 @@ def shapley(scenario: Scenario, plan: Plan, value: Callable[[Plan], float]) -> d
     A coalition that lacks a requirement is worth what its feasible part is worth: a
     retrofit brings nothing without the ones it builds on.
     """
+    _bounded(plan)
     players = list(plan.retrofits)
     n = len(players)
     memo: dict[tuple[str, ...], float] = {}
@@ -181,17 +132,36 @@ class Comparison:
         e = self.scenario.economics
         return e.margin_per_good_part > 0 or e.scrap_cost_per_part > 0
 
+    def scores(self, plan: Plan) -> dict[int, float]:
+        """What ranks plans, per paired replication: NPV if parts are priced, else Δ throughput."""
+        runs, base = self.runs[plan.name], self.base
+        reps = sorted(set(runs) & set(base))
+        if self.priced:
+            npv = economics(self.scenario, plan, runs, base)["npv"]["values"]
+            return {r: v for r, v in zip(reps, npv, strict=True) if v is not None}
+        tp = "throughput_per_hour"
+        return {r: float(runs[r]["line"][tp]) - float(base[r]["line"][tp]) for r in reps}
+
     def ranking(self) -> list[Plan]:
-        """Best first: by NPV when the scenario prices parts, else by throughput gain."""
+        """Best first: by mean NPV when the scenario prices parts, else by throughput gain."""
 
         def score(plan: Plan) -> float:
-            if self.priced:
-                mean = economics(self.scenario, plan, self.runs[plan.name], self.base)["npv"]
-            else:
-                mean = self.differences(plan)["throughput_per_hour"]
-            return float(mean["mean"]) if mean["mean"] is not None else -math.inf
+            values = list(self.scores(plan).values())
+            return sum(values) / len(values) if values else -math.inf
 
         return sorted(self.plans, key=score, reverse=True)
+
+    def versus(self, plan: Plan, best: Plan) -> dict[str, Any]:
+        """``plan`` minus ``best`` in the ranking score, replication by replication.
+
+        Not distinguishable from the best when the 95% interval of the paired difference
+        contains 0 (or cannot be computed, with a single replication).
+        """
+        mine, theirs = self.scores(plan), self.scores(best)
+        diff = summarize([mine[r] - theirs[r] for r in sorted(set(mine) & set(theirs))])
+        mean, half = diff["mean"], diff["ci95_halfwidth"]
+        close = mean is None or half is None or abs(mean) <= half
+        return {"difference": diff, "indistinguishable": plan == best or close}
 
     def contributions(self, plan: Plan) -> dict[str, dict[str, float]]:
         """Shapley shares of the throughput gain and of the gross annual benefit."""
@@ -221,19 +191,41 @@ class Comparison:
             for rid in plan.retrofits
         }
 
+    def _plan(self, plan: Plan, best: Plan) -> dict[str, Any]:
+        runs = self.runs[plan.name]
+        return {
+            "retrofits": list(plan.retrofits),
+            "replications": len(runs),
+            "levels": self.levels(plan),
+            "differences": self.differences(plan),
+            "economics": economics(self.scenario, plan, runs, self.base),
+            "versus_best": self.versus(plan, best),
+            # margin and discount rate only: retrofit effects need the plan's attribution
+            "tornado": tornado(self.scenario, plan, runs, self.base, {}),
+        }
+
+    def _attribution(self, best: Plan | None) -> dict[str, Any]:
+        """Shapley shares of the best plan and its NPV tornado (or why there are none)."""
+        if best is None:
+            return {"contributions": {}, "tornado": [], "attribution_skipped": None}
+        if len(best.retrofits) > MAX_SHAPLEY_PLAYERS:
+            why = f"{best.name} has more than {MAX_SHAPLEY_PLAYERS} retrofits"
+            shares: dict[str, dict[str, float]] = {}
+        else:
+            why, shares = None, self.contributions(best)
+        cash = {rid: s["gross_benefit_per_year"] for rid, s in shares.items()}
+        runs = self.runs[best.name]
+        return {
+            "contributions": shares,
+            "tornado": tornado(self.scenario, best, runs, self.base, cash),
+            "attribution_skipped": why,
+        }
+
     def summary(self) -> dict[str, Any]:
         """The comparison document (JSON-ready)."""
         ranked = self.ranking()
-        plans = {}
-        for plan in self.plans:
-            plans[plan.name] = {
-                "retrofits": list(plan.retrofits),
-                "replications": len(self.runs[plan.name]),
-                "levels": self.levels(plan),
-                "differences": self.differences(plan),
-                "economics": economics(self.scenario, plan, self.runs[plan.name], self.base),
-            }
         best = ranked[0] if ranked else None
+        plans = {plan.name: self._plan(plan, best or plan) for plan in self.plans}
         return {
             "scenario": self.scenario.model_dump(mode="json"),
             "seed": self.scenario.seed,
@@ -243,7 +235,10 @@ class Comparison:
             "plans": plans,
             "ranking": [p.name for p in ranked],
             "best": best.name if best else None,
-            "contributions": self.contributions(best) if best else {},
+            "indistinguishable_from_best": [
+                p.name for p in ranked[1:] if plans[p.name]["versus_best"]["indistinguishable"]
+            ],
+            **self._attribution(best),
         }
 
 
@@ -273,6 +268,8 @@ def run_compare(
     if batch.interrupted or batch.errors or not plans:
         return comparison, batch
     best = comparison.ranking()[0]
+    if len(best.retrofits) > MAX_SHAPLEY_PLAYERS:
+        return comparison, batch  # no attribution: the summary says why
     extra = {c.name: apply(scenario, c) for c in coalitions(scenario, best) if c.name not in models}
     if extra:
         reps = min(len(r) for r in batch.results.values())

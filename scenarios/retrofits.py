@@ -9,7 +9,6 @@ a number, a duration or every time parameter of a distribution (so its mean scal
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -181,28 +180,111 @@ def parse_plan(scenario: Scenario, text: str) -> Plan:
     return plan
 
 
+def topological(retrofits: Sequence[Retrofit]) -> list[str]:
+    """Retrofit ids with every requirement before what requires it (catalog order otherwise).
+
+    Iterative, so a long or dense ``requires`` graph costs time linear in its edges.
+    """
+    by_id = {r.id: r for r in retrofits}
+    order: list[str] = []
+    placed: set[str] = set()
+    for root in by_id:
+        stack = [(root, iter(by_id[root].requires))]
+        active = {root}  # on the stack: a requirement met again here would be a cycle
+        while stack:
+            rid, pending = stack[-1]
+            req = next((x for x in pending if x not in placed), None)
+            if req is None:
+                stack.pop()
+                active.discard(rid)
+                if rid not in placed:
+                    placed.add(rid)
+                    order.append(rid)
+            elif req in by_id and req not in active:
+                active.add(req)
+                stack.append((req, iter(by_id[req].requires)))
+    return order
+
+
 def feasible(retrofits: Sequence[Retrofit], chosen: Iterable[str]) -> bool:
+    """Whether ``chosen`` holds everything its retrofits require."""
     chosen = set(chosen)
     by_id = {r.id: r for r in retrofits}
     return all(set(by_id[c].requires) <= chosen for c in chosen)
 
 
-def default_plans(scenario: Scenario, max_n: int | None = None) -> list[Plan]:
-    """The core with every feasible subset of the other retrofits, up to ``max_n`` of them.
+def reduce_to_feasible(retrofits: Sequence[Retrofit], chosen: set[str]) -> tuple[str, ...]:
+    """The largest part of ``chosen`` whose requirements it satisfies, in catalog order."""
+    by_id = {r.id: r for r in retrofits}
+    keep: set[str] = set()
+    for rid in topological(retrofits):
+        if rid in chosen and set(by_id[rid].requires) <= keep:
+            keep.add(rid)
+    return tuple(r.id for r in retrofits if r.id in keep)
 
-    Without a core, every feasible non-empty subset up to ``max_n`` retrofits.
+
+# More default plans than this are refused: each costs a full set of replications.
+MAX_DEFAULT_PLANS = 256
+
+
+def _subsets(scenario: Scenario, max_n: int | None, limit: int) -> list[frozenset[str]]:
+    """Feasible non-empty subsets with at most ``max_n`` non-core retrofits; stops past ``limit``.
+
+    A depth-first walk in topological order: a retrofit may join only once what it requires
+    has joined, so every leaf is a feasible subset and the walk never exceeds ``limit`` + 1
+    of them, however many the catalog allows.
     """
-    catalog = scenario.retrofits
-    cores = [r.id for r in catalog if r.core]
-    others = [r.id for r in catalog if not r.core]
-    limit = len(others) if max_n is None else max_n
-    plans: list[Plan] = []
-    for n in range(0, min(limit, len(others)) + 1):
-        for combo in itertools.combinations(others, n):
-            chosen = [*cores, *combo]
-            if chosen and feasible(catalog, chosen):
-                plans.append(Plan(tuple(r.id for r in catalog if r.id in chosen)))
-    return plans
+    by_id = {r.id: r for r in scenario.retrofits}
+    order = topological(scenario.retrofits)
+    cap = len(order) if max_n is None else max_n
+    found: list[frozenset[str]] = []
+    stack: list[tuple[int, frozenset[str], int]] = [(0, frozenset(), 0)]
+    while stack and len(found) <= limit:
+        i, chosen, others = stack.pop()
+        if i == len(order):
+            if chosen:
+                found.append(chosen)
+            continue
+        stack.append((i + 1, chosen, others))
+        retrofit = by_id[order[i]]
+        extra = 0 if retrofit.core else 1
+        if set(retrofit.requires) <= chosen and others + extra <= cap:
+            stack.append((i + 1, chosen | {retrofit.id}, others + extra))
+    return found
+
+
+def _too_many(scenario: Scenario, max_n: int | None) -> UsageError:
+    """Why the default plans are refused, and the largest --max-n that would fit."""
+    fits = [
+        (k, n)
+        for k in range(len(scenario.retrofits))
+        if (n := len(_subsets(scenario, k, MAX_DEFAULT_PLANS))) <= MAX_DEFAULT_PLANS
+    ]
+    hint = f"--max-n {fits[-1][0]} ({fits[-1][1]} plans)" if fits else "--max-n K"
+    limit = "" if max_n is None else f" with --max-n {max_n}"
+    return UsageError(
+        f"option --max-n: the {len(scenario.retrofits)} retrofits allow more than "
+        f"{MAX_DEFAULT_PLANS} plans{limit}; compare fewer with {hint}, "
+        "or name the plans with --plan"
+    )
+
+
+def default_plans(scenario: Scenario, max_n: int | None = None) -> list[Plan]:
+    """Every feasible non-empty subset of the catalog, with or without the core.
+
+    ``max_n`` bounds how many retrofits besides the core a plan holds. Smallest plans first,
+    then in catalog order. More than ``MAX_DEFAULT_PLANS`` is refused (a UsageError naming
+    the options that narrow them), found without enumerating the whole power set.
+    """
+    found = _subsets(scenario, max_n, MAX_DEFAULT_PLANS)
+    if len(found) > MAX_DEFAULT_PLANS:
+        raise _too_many(scenario, max_n)
+    position = {r.id: i for i, r in enumerate(scenario.retrofits)}
+    ordered = sorted(
+        (sorted(s, key=position.__getitem__) for s in found),
+        key=lambda ids: (len(ids), [position[x] for x in ids]),
+    )
+    return [Plan(tuple(ids)) for ids in ordered]
 
 
 def check_catalog(
@@ -215,11 +297,15 @@ def check_catalog(
     by_id = {r.id: r for r in scenario.retrofits}
     base = scenario.model_dump(mode="json")
 
+    order = topological(scenario.retrofits)
+    ancestors: dict[str, set[str]] = {}
+    for rid in order:  # requirements first, so each closure is built once from theirs
+        ancestors[rid] = set(by_id[rid].requires).union(
+            *(ancestors[req] for req in by_id[rid].requires)
+        )
+
     def closure(rid: str) -> list[str]:
-        out: list[str] = []
-        for req in by_id[rid].requires:
-            out += [x for x in closure(req) if x not in out]
-        return [*out, rid] if rid not in out else out
+        return [x for x in order if x in ancestors[rid]] + [rid]
 
     problems: list[Problem] = []
     for i, retrofit in enumerate(scenario.retrofits):

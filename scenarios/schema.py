@@ -126,6 +126,8 @@ class Economics(_Model):
     scrap_cost_per_part: Annotated[float, Field(ge=0)] = 0.0
     operating_hours_per_year: Annotated[float, Field(gt=0, le=8784)] = 6000.0
     discount_rate: Annotated[float, Field(ge=0, lt=1)] = 0.08
+    # One horizon for every plan; None: the longest lifetime among the plan's retrofits.
+    horizon_years: Annotated[float | None, Field(gt=0, le=100)] = None
 
 
 class Retrofit(_Model):

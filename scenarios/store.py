@@ -113,9 +113,11 @@ def signature(kind: str, keys: list[str], replications: int) -> str:
 
 
 def output_dir(root: Path, name: str, sig: str, stamp: str) -> tuple[Path, bool]:
-    """The newest unfinished run of the same experiment under ``root`` (resume), else a new one.
+    """The newest run of the same experiment under ``root``, finished or not, else a new one.
 
-    Returns the directory and whether it is resumed.
+    Re-running a command (same scenario, seed and options) so resumes an interrupted run,
+    or reuses a finished one without running its replications again. Returns the directory
+    and whether it already existed.
     """
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-") or "run"
     if root.is_dir():
@@ -125,9 +127,13 @@ def output_dir(root: Path, name: str, sig: str, stamp: str) -> tuple[Path, bool]
                 info = json.loads(marker.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if info.get("signature") == sig and not info.get("complete"):
+            if info.get("signature") == sig:
                 return candidate, True
-    return root / f"{slug}-{stamp}", False
+    fresh, n = root / f"{slug}-{stamp}", 1
+    while fresh.exists():  # another experiment started in the same second
+        n += 1
+        fresh = root / f"{slug}-{stamp}-{n}"
+    return fresh, False
 
 
 def mark(directory: Path, sig: str, complete: bool, command: list[str]) -> None:
@@ -135,6 +141,15 @@ def mark(directory: Path, sig: str, complete: bool, command: list[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     info = {"signature": sig, "complete": complete, "command": command}
     write_atomic(directory / "experiment.json", json.dumps(info, indent=2) + "\n")
+
+
+def finished(directory: Path) -> bool:
+    """Whether ``directory`` holds an experiment that ran to its end."""
+    try:
+        info = json.loads((directory / "experiment.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(isinstance(info, dict) and info.get("complete"))
 
 
 LOCK_NAME = ".lock"

@@ -353,7 +353,7 @@ def test_economics_by_hand(priced: tuple[Comparison, dict[str, Any], int]) -> No
     assert econ["capex"] == 200000
     assert econ["capex_after_subsidy"] == pytest.approx(capex)
     assert econ["opex_per_year"] == 6000
-    assert econ["lifetime_years"] == 6  # the shortest-lived retrofit
+    assert econ["horizon_years"] == 10  # the longest-lived retrofit
     assert econ["currency"] == "CNY"
     runs, base = comparison.runs[name], comparison.base
     net = []
@@ -366,10 +366,15 @@ def test_economics_by_hand(priced: tuple[Comparison, dict[str, Any], int]) -> No
     half = 3.182446305 * statistics.stdev(net) / math.sqrt(4)  # t(0.975, 3)
     assert econ["annual_net_benefit"]["mean"] == pytest.approx(mean, rel=1e-12)
     assert econ["annual_net_benefit"]["ci95_halfwidth"] == pytest.approx(half, rel=1e-6)
-    factor = (1 - 1.08**-6) / 0.08
-    npv = [-capex + n * factor for n in net]
+    factor = (1 - 1.08**-10) / 0.08
+    # platform (8 years) and vision (6 years) are bought again, at years 8 and 6; at year 10
+    # 6 of platform's 8 years and 2 of vision's 6 are left.
+    invest = capex + 80000 * 1.08**-8 + 30000 * 1.08**-6
+    invest -= (80000 * 6 / 8 + 30000 * 2 / 6) * 1.08**-10
+    npv = [-invest + n * factor for n in net]
+    assert econ["investment_present_value"] == pytest.approx(invest, rel=1e-12)
     assert econ["npv"]["values"] == pytest.approx(npv, rel=1e-12)
-    assert econ["npv"]["mean"] == pytest.approx(-capex + mean * factor, rel=1e-12)
+    assert econ["npv"]["mean"] == pytest.approx(-invest + mean * factor, rel=1e-12)
     assert mean > half > 0
     payback = econ["payback_years"]
     assert payback["mean"] == pytest.approx(capex / mean, rel=1e-12)

@@ -36,8 +36,14 @@ def test_demo_is_a_priced_capacity_bound_line() -> None:
     assert all(r.capex > 0 for r in DEMO.retrofits)
     plans = default_plans(DEMO)
     assert BASELINE not in plans
-    assert all(p.retrofits[0] == "platform" for p in plans)
-    assert len(plans) == 2 ** (len(DEMO.retrofits) - 1)
+    with_core = [p for p in plans if p.retrofits[0] == "platform"]
+    assert len(with_core) == 2 ** (len(DEMO.retrofits) - 1)
+    # smed and buffers need no platform: they are also compared without it
+    assert sorted(p.name for p in plans if p not in with_core) == [
+        "buffers",
+        "smed",
+        "smed+buffers",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +79,23 @@ def test_demo_contributions_add_up_to_the_best_gain(comparison: dict[str, Any]) 
     assert math.isclose(
         sum(s["gross_benefit_per_year"] for s in shares.values()), gross, rel_tol=1e-9
     )
+
+
+def test_demo_values_every_plan_over_its_longest_life(comparison: dict[str, Any]) -> None:
+    """The 6-year retrofits are bought again in the 8-year plans; smed alone pays back fast."""
+    full = comparison["plans"]["platform+predictive+vision+smed+buffers"]["economics"]
+    assert full["horizon_years"] == 10  # the buffers' racks
+    assert full["retrofits"]["predictive"]["purchases"] == 2
+    assert full["retrofits"]["predictive"]["last_purchase_at_years"] == 6
+    assert full["retrofits"]["platform"]["residual_share"] == pytest.approx(6 / 8)
+    smed = comparison["plans"]["smed"]["economics"]
+    assert smed["horizon_years"] == 8 and smed["payback_beyond_lifetime"] is False
+    assert smed["payback_years"]["mean"] < 1
+    assert {row["factor"] for row in comparison["tornado"]} >= {
+        "margin per good part",
+        "discount rate",
+        *(f"effect of {rid}" for rid in comparison["contributions"]),
+    }
 
 
 def test_demo_capacity_retrofit_raises_good_parts(comparison: dict[str, Any]) -> None:

@@ -246,16 +246,18 @@ def test_model_key_follows_the_version_of_the_figures(
     assert model_key(s) != key
 
 
-def test_output_dir_resumes_the_newest_unfinished_run(tmp_path: Path) -> None:
-    """Without --out, the newest unfinished directory of the same experiment is reused."""
+def test_output_dir_resumes_the_newest_run(tmp_path: Path) -> None:
+    """Without --out, the newest directory of the same experiment is reused, finished or not."""
     sig, other = signature("sweep", ["k"], 8), signature("sweep", ["k"], 9)
     assert sig != other
     mark(tmp_path / "line-20240101-000000", sig, False, [])
     mark(tmp_path / "line-20240102-000000", sig, False, [])
-    mark(tmp_path / "line-20240103-000000", sig, True, [])
     mark(tmp_path / "line-20240104-000000", other, False, [])
     found, resumed = output_dir(tmp_path, "line", sig, "20250101-000000")
     assert (found.name, resumed) == ("line-20240102-000000", True)
+    mark(tmp_path / "line-20240103-000000", sig, True, [])
+    found, resumed = output_dir(tmp_path, "line", sig, "20250101-000000")
+    assert (found.name, resumed) == ("line-20240103-000000", True)
     found, resumed = output_dir(tmp_path, "line", signature("compare", ["k"], 8), "20250101-1")
     assert (found, resumed) == (tmp_path / "line-20250101-1", False)
 

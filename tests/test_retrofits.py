@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from scenarios.retrofits import (
     Plan,
     apply,
     default_plans,
+    feasible,
     parse_plan,
     patch,
 )
@@ -355,31 +357,32 @@ def names(plans: list[Plan]) -> list[str]:
     return [p.name for p in plans]
 
 
-def test_default_plans_are_core_plus_feasible_subsets(
+def test_default_plans_are_every_feasible_subset(
     scenario: Callable[[str], Scenario],
 ) -> None:
-    """Default plans: the core with every feasible subset of the others, up to --max-n."""
+    """Default plans: every feasible subset, with or without the core, smallest first."""
     s = scenario(line_with(CORE_CATALOG))
-    assert names(default_plans(s)) == [
+    ids = [r.id for r in s.retrofits]
+    every = {
+        "+".join(combo)
+        for n in range(1, len(ids) + 1)
+        for combo in itertools.combinations(ids, n)
+        if feasible(s.retrofits, combo)
+    }
+    plans = names(default_plans(s))
+    assert len(plans) == len(every) == 17
+    assert set(plans) == every
+    assert plans[:6] == [
         "platform",
-        "platform+predictive",
-        "platform+buffer",
-        "platform+vision",
-        "platform+predictive+buffer",
-        "platform+predictive+vision",
-        "platform+buffer+vision",
-        "platform+vision+vision_ai",
-        "platform+predictive+buffer+vision",
-        "platform+predictive+vision+vision_ai",
-        "platform+buffer+vision+vision_ai",
-        "platform+predictive+buffer+vision+vision_ai",
-    ]
-    assert names(default_plans(s, 1)) == [
-        "platform",
+        "buffer",
+        "vision",
         "platform+predictive",
         "platform+buffer",
         "platform+vision",
     ]
+    assert plans[-1] == "platform+predictive+buffer+vision+vision_ai"
+    assert "buffer+vision+vision_ai" in plans  # without the core
+    assert names(default_plans(s, 1)) == plans[:6]
     assert names(default_plans(s, 0)) == ["platform"]
 
 

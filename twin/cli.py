@@ -130,7 +130,6 @@ MAX_REPS = 100_000  # beyond this, a narrower CI needs a longer horizon, not mor
 MAX_SEED = 2**63 - 1  # stored and exchanged as a signed 64-bit integer
 MAX_MAX_N = 64  # retrofits in one plan
 MAX_POINTS = 10_000  # points of a sweep grid
-MAX_PLANS = 1_000  # plans of one comparison
 WORKERS_PER_CORE = 4
 
 
@@ -308,9 +307,9 @@ def _warn_unstable(doc: dict[str, Any]) -> None:
 def _claimed(
     model: Scenario, kind: str, names: list[str], out_dir: Path | None
 ) -> Iterator[tuple[Path, bool]]:
-    """The store directory (resumed when the same experiment was cut short) and whether it is
+    """The store directory (the same experiment's, if one ran before) and whether it is
     new, held by this command until it ends so that a second command is refused, not run."""
-    from scenarios.store import claim, model_key, output_dir, signature
+    from scenarios.store import claim, finished, model_key, output_dir, signature
 
     sig = signature(kind, [model_key(model), *names], model.replications)
     if out_dir is None:
@@ -327,7 +326,8 @@ def _claimed(
         except TwinError as exc:
             _user_error(exc)
         if resumed:
-            err.print(f"resuming the experiment in {directory}", highlight=False, markup=False)
+            again = "reusing the finished" if finished(directory) else "resuming the"
+            err.print(f"{again} experiment in {directory}", highlight=False, markup=False)
         yield directory, fresh
 
 
@@ -461,8 +461,6 @@ def compare_command(
         model = _load(scenario, reps, seed, horizon, warmup)
         if not model.retrofits:
             raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
-        if not plan:
-            _plan_count(model, max_n)
         plans = [parse_plan(model, p) for p in plan] if plan else default_plans(model, max_n)
         if not plans:
             raise UsageError("no plan satisfies the retrofits' requirements")
@@ -557,18 +555,6 @@ def _check_precision(precision: float | None, max_reps: int) -> None:
     if precision is not None and not 0 < precision < 1:
         raise UsageError(f"option --precision: must be between 0 and 1, got {precision}")
     _between("--max-reps", max_reps, 2, MAX_REPS, "replications per model")
-
-
-def _plan_count(model: Scenario, max_n: int | None) -> None:
-    """Refuse a comparison whose default plans are too many to run, before listing them."""
-    others = sum(1 for r in model.retrofits if not r.core)
-    limit = others if max_n is None else min(max_n, others)
-    count = sum(math.comb(others, n) for n in range(limit + 1))
-    if count > MAX_PLANS:
-        raise UsageError(
-            f"option --max-n: {others} optional retrofits make up to {count:,} plans; "
-            f"at most {MAX_PLANS:,}: give a smaller --max-n or name the plans with --plan"
-        )
 
 
 def _grid_size(params: list[Any]) -> None:

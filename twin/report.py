@@ -125,13 +125,13 @@ def _money(figure: Mapping[str, Any] | None) -> str:
     return text if half is None else f"{text} ± {half:,.0f}"
 
 
-def _years(payback: Mapping[str, Any]) -> str:
+def _years(payback: Mapping[str, Any], beyond: bool = False) -> str:
     mean = payback.get("mean")
     if mean is None:
         return "never"
     low, high = payback.get("low"), payback.get("high")
     span = f" ({low:.1f}–{high:.1f})" if high is not None else f" ({low:.1f}–never)"
-    return f"{mean:.1f}{span}"
+    return f"{mean:.1f}{span}" + (" (> life)" if beyond else "")
 
 
 def _bottleneck(doc: Mapping[str, Any]) -> tuple[str, str]:
@@ -168,11 +168,12 @@ def comparison_table(doc: Mapping[str, Any]) -> Table:
         table.add_column(col, justify="right")
     for col in (f"capex net ({currency})", "net benefit/yr", "payback yr", "NPV"):
         table.add_column(col, justify="right")
+    close = set(doc.get("indistinguishable_from_best", []))
     for i, name in enumerate(ranked, 1):
         plan = doc["plans"][name]
         d, e = plan["differences"], plan["economics"]
         table.add_row(
-            str(i),
+            f"≈{i}" if name in close else str(i),
             name,
             _num(d["throughput_per_hour"], 2),
             _num(d["oee"], 1, 100),
@@ -180,10 +181,29 @@ def comparison_table(doc: Mapping[str, Any]) -> Table:
             _num(d["wip"], 2),
             f"{e['capex_after_subsidy']:,.0f}",
             _money(e["annual_net_benefit"]),
-            _years(e["payback_years"]),
+            _years(e["payback_years"], e.get("payback_beyond_lifetime", False)),
             _money(e["npv"]),
         )
+    table.caption = "\n".join(_notes(doc, close))
     return table
+
+
+def _notes(doc: Mapping[str, Any], close: set[str]) -> list[str]:
+    """What the comparison table's marks mean, and when its NPVs span different horizons."""
+    notes = []
+    if close:
+        what = "NPV" if doc["ranked_by"] == "npv" else "gain"
+        notes.append(
+            f"≈: {what} not distinguishable from {escape(doc['ranking'][0])}'s "
+            "(the 95% CI of the paired difference contains 0)"
+        )
+    horizons = {p["economics"]["horizon_years"] for p in doc["plans"].values()}
+    if len(horizons) > 1:
+        notes.append(
+            f"NPV over each plan's longest retrofit life ({min(horizons):g} to "
+            f"{max(horizons):g} years); set economics.horizon_years to value all over one"
+        )
+    return notes
 
 
 def contribution_table(doc: Mapping[str, Any]) -> Table:
@@ -200,11 +220,40 @@ def contribution_table(doc: Mapping[str, Any]) -> Table:
     return table
 
 
+def tornado_table(doc: Mapping[str, Any]) -> Table:
+    """How the best plan's NPV moves with each input, widest swing first."""
+    best = doc["best"]
+    npv = doc["plans"][best]["economics"]["npv"]["mean"]
+    table = Table(
+        title=f"sensitivity of {escape(best)}'s NPV ({npv:,.0f}) to one input at a time",
+        caption="effect of X: X's Shapley share of the gross benefit scaled by 0.5 and 1.5",
+    )
+    table.add_column("input")
+    for col in ("low", "high", "NPV at low", "NPV at high", "swing"):
+        table.add_column(col, justify="right")
+    for row in doc["tornado"]:
+        low, high = row["input_low"], row["input_high"]
+        fmt = "{:.1%}" if row["factor"] == "discount rate" else "{:,.2f}"
+        table.add_row(
+            escape(row["factor"]),
+            fmt.format(low),
+            fmt.format(high),
+            f"{row['npv_low']:,.0f}",
+            f"{row['npv_high']:,.0f}",
+            f"{abs(row['npv_high'] - row['npv_low']):,.0f}",
+        )
+    return table
+
+
 def print_comparison(console: Console, doc: Mapping[str, Any]) -> None:
-    """Print the ranked plans and the attribution of the best one."""
+    """Print the ranked plans, the attribution of the best one and its NPV sensitivity."""
     print_table(console, comparison_table(doc), keys=2)
     if doc.get("contributions"):
         print_table(console, contribution_table(doc))
+    if doc.get("attribution_skipped"):
+        console.print(f"no attribution: {escape(doc['attribution_skipped'])}")
+    if doc.get("tornado") and doc["ranked_by"] == "npv":
+        print_table(console, tornado_table(doc))
 
 
 def print_sweep(console: Console, doc: Mapping[str, Any]) -> None:
