@@ -160,7 +160,6 @@ def comparison_table(doc: Mapping[str, Any]) -> Table:
             f"({base:,.1f} good parts/h), "
             f"paired differences ± 95% CI, ranked by {doc['ranked_by']}"
         ),
-        caption=sure,
     )
     table.add_column("#", justify="right")
     table.add_column("plan", no_wrap=True)
@@ -184,7 +183,7 @@ def comparison_table(doc: Mapping[str, Any]) -> Table:
             _years(e["payback_years"], e.get("payback_beyond_lifetime", False)),
             _money(e["npv"]),
         )
-    table.caption = "\n".join(_notes(doc, close))
+    table.caption = "\n".join([sure, *_notes(doc, close)])
     return table
 
 
@@ -207,7 +206,7 @@ def _notes(doc: Mapping[str, Any], close: set[str]) -> list[str]:
 
 
 def contribution_table(doc: Mapping[str, Any]) -> Table:
-    table = Table(title=f"what each retrofit brings to {doc['best']} (Shapley values)")
+    table = Table(title=f"what each retrofit brings to {escape(doc['best'])} (Shapley values)")
     table.add_column("retrofit")
     table.add_column("Δ throughput/h", justify="right")
     table.add_column("gross benefit/yr", justify="right")
