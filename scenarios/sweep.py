@@ -90,6 +90,18 @@ def table(
     return rows
 
 
+def document(
+    scenario: Scenario, params: Sequence[Param], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The sweep document (JSON-ready): the resolved scenario, the parameters, one row a point."""
+    return {
+        "scenario": scenario.model_dump(mode="json"),
+        "seed": scenario.seed,
+        "parameters": {p.path: list(p.values) for p in params},
+        "points": rows,
+    }
+
+
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     """One line per point: settings, then mean and half-width of every figure."""
     fields: list[str] = []

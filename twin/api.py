@@ -24,7 +24,7 @@ from scenarios.overrides import override
 from scenarios.retrofits import Plan, apply, default_plans, parse_plan
 from scenarios.schema import Scenario
 from scenarios.store import Store, mark, model_key, signature
-from scenarios.sweep import Param, model_at, points, table, write_csv
+from scenarios.sweep import Param, document, model_at, points, table, write_csv
 from twin.durations import parse_duration
 from twin.errors import SimulationError, UsageError
 from twin.reports import ComparisonReport, RunReport, SweepReport
@@ -180,12 +180,7 @@ def sweep(
         )
         _check(model.name, batch, len(models) * batch.replications)
         rows = table(model, grid, batch.results)
-        doc = {
-            "scenario": model.model_dump(mode="json"),
-            "seed": model.seed,
-            "parameters": {p.path: list(p.values) for p in params},
-            "points": rows,
-        }
+        doc = document(model, params, rows)
         _finish(store, model, "sweep", names, out, {"sweep.json": doc})
         if out is not None:
             write_csv(Path(out) / "sweep.csv", rows)

@@ -503,7 +503,7 @@ def sweep_command(
 ) -> None:
     """Run a full factorial over scenario parameters and tabulate the headline KPIs."""
     from scenarios.batch import evaluate_models
-    from scenarios.sweep import model_at, parse_param, points, table, write_csv
+    from scenarios.sweep import document, model_at, parse_param, points, table, write_csv
     from twin.report import print_sweep
 
     try:
@@ -538,12 +538,7 @@ def sweep_command(
         failed: list[str] = []
         if not batch.interrupted and not batch.errors:
             rows = table(model, grid, batch.results)
-            doc = {
-                "scenario": model.model_dump(mode="json"),
-                "seed": model.seed,
-                "parameters": {p.path: list(p.values) for p in params},
-                "points": rows,
-            }
+            doc = document(model, params, rows)
             print_sweep(out, doc)
             failed = _write(doc, directory / "sweep.json", json_path)
             csv_path = directory / "sweep.csv"
