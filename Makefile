@@ -27,6 +27,7 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check $(PACKAGES) tests bench
 	$(BIN)/ruff format --check $(PACKAGES) tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 tests
 
 bench: $(VENV)/.installed
@@ -34,4 +35,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/parallel_bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
