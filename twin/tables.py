@@ -33,9 +33,17 @@ class _Span:
 
 
 def print_table(console: Console, table: Table, keys: int = 1) -> None:
-    """Print ``table`` within the console's width, split if need be (see the module doc)."""
-    for part in fit(console, table, keys):
+    """Print ``table`` within the console's width, split if need be (see the module doc).
+
+    A split table's caption is printed once, under the last part, across the console's
+    width rather than squeezed under a narrow part.
+    """
+    parts = fit(console, table, keys)
+    caption = table.caption if len(parts) > 1 else None
+    for part in parts:
         console.print(part)
+    if caption is not None:
+        console.print(caption, style="table.caption", justify="center")
 
 
 def fit(console: Console, table: Table, keys: int = 1, width: int | None = None) -> list[Table]:
@@ -123,13 +131,16 @@ def _subtable(table: Table, indices: list[int], widths: list[int]) -> Table:
 
 
 def _titled(parts: list[Table]) -> list[Table]:
-    """Number the parts of a split table in their titles; the caption goes under the last."""
+    """Number the parts of a split table: the first keeps the title, the others say they
+    continue it (a long title would wrap into a tall column over a narrow part); no part
+    keeps the caption, which :func:`print_table` prints once."""
     if len(parts) == 1:
         return parts
     for number, part in enumerate(parts, 1):
         suffix = f" ({number}/{len(parts)})"
-        if isinstance(part.title, str | Text):
+        if number == 1 and isinstance(part.title, str | Text):
             part.title = part.title + suffix
-        if number < len(parts):
-            part.caption = None
+        elif number > 1:
+            part.title = f"(continued, {number}/{len(parts)})"
+        part.caption = None
     return parts
