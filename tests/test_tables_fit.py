@@ -70,7 +70,12 @@ def test_a_wide_table_is_split_and_repeats_its_key_column(width: int) -> None:
     shown = [h for part in parts for h in (c.header for c in part.columns[1:])]
     assert shown == [c.header for c in table.columns[1:]]
     print_table(console, table)
-    _assert_fits(console.export_text(), width, [table])
+    text = console.export_text()
+    _assert_fits(text, width, [table])
+    # The title heads the first part, the others say they continue it; one caption.
+    assert text.count("twelve figures per row") == 1
+    assert f"(continued, 2/{len(parts)})" in text
+    assert text.count("a caption") == 1
 
 
 def test_a_table_that_fits_is_printed_unchanged() -> None:
