@@ -21,7 +21,7 @@ from typing import Any
 from models.kpi import KPI_VERSION
 from scenarios.schema import Scenario
 from twin.errors import UsageError
-from twin.files import atomic_open, write_atomic
+from twin.files import atomic_open, option_label, write_atomic
 
 # Fields that do not change a replication's results.
 _NOT_MODEL = ("name", "description", "replications", "retrofits", "economics")
@@ -169,7 +169,7 @@ def claim(directory: Path, option: str = "--out") -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UsageError(
-                f"option {option}: {directory} is in use by another twin process "
+                f"{option_label(option)}: {directory} is in use by another twin process "
                 f"(pid {_holder(fd)}); wait for it or choose another {option}"
             ) from None
         os.ftruncate(fd, 0)

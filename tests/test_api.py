@@ -17,6 +17,7 @@ import pytest
 import scenarios.experiment
 import twin
 from scenarios.schema import Scenario
+from scenarios.store import claim
 from twin.errors import SimulationError, UsageError
 from twin.reports import RunReport
 
@@ -307,6 +308,16 @@ def test_output_paths_are_checked_before_simulating(tmp_path: Path) -> None:
         twin.run("mm1", reps=1, trace=tmp_path)
     with pytest.raises(UsageError, match=r"argument out: .* exists and is not a folder"):
         twin.sweep("mm1", {"stations.M1.servers": [1, 2]}, out=afile)
+    with pytest.raises(UsageError, match=r"argument out: cannot create .* is not a folder"):
+        twin.compare("demo", ["smed"], reps=2, out=afile / "under-a-file")
+
+
+def test_a_busy_out_folder_is_refused(tmp_path: Path) -> None:
+    """Another process holding out= (here: another lock in this one) is named; nothing runs."""
+    out = tmp_path / "cmp"
+    with claim(out, "out"), pytest.raises(UsageError, match=r"argument out: .* is in use"):
+        twin.compare("demo", ["smed"], reps=2, horizon="6h", workers=1, out=out)
+    assert not (out / "store.sqlite").exists()
 
 
 def test_precision_adds_replications_up_to_max_reps() -> None:

@@ -23,10 +23,11 @@ from scenarios.experiment import run as run_replications
 from scenarios.overrides import override
 from scenarios.retrofits import Plan, apply, default_plans, parse_plan
 from scenarios.schema import Scenario
-from scenarios.store import Store, mark, model_key, signature
+from scenarios.store import Store, claim, mark, model_key, signature
 from scenarios.sweep import Param, document, model_at, points, table, write_csv
 from twin.durations import parse_duration
 from twin.errors import SimulationError, UsageError
+from twin.files import check_writable, write_atomic
 from twin.reports import ComparisonReport, RunReport, SweepReport
 from twin.runner import default_workers
 
@@ -207,10 +208,7 @@ def _duration(name: str, value: Duration) -> float | None:
 def _writable(name: str, path: str | Path | None, folder: bool) -> Path:
     """Refuse, before simulating, an output path that cannot be what the argument writes."""
     p = Path(path) if path is not None else Path()
-    if path is not None and folder and p.exists() and not p.is_dir():
-        raise UsageError(f"argument {name}: {p} exists and is not a folder")
-    if path is not None and not folder and p.is_dir():
-        raise UsageError(f"argument {name}: {p} is a folder; give a file name")
+    check_writable(name, Path(path) if path is not None else None, folder)
     return p
 
 
@@ -272,14 +270,15 @@ def _check(name: str, batch: Batch, total: int) -> None:
 def _store(model: Scenario, kind: str, names: list[str], out: str | Path | None) -> Iterator[Store]:
     """The experiment's store: in memory, or ``out/store.sqlite`` (resumed when present)."""
     if out is None:
-        path = ":memory:"
-    else:
-        folder = _writable("out", out, folder=True)
+        with Store(":memory:") as store:
+            yield store
+        return
+    folder = _writable("out", out, folder=True)
+    with claim(folder, "out"):
         sig = signature(kind, [model_key(model), *names], model.replications)
         mark(folder, sig, False, [f"twin.{kind}({model.name!r})"])
-        path = str(folder / "store.sqlite")
-    with Store(path) as store:
-        yield store
+        with Store(folder / "store.sqlite") as store:
+            yield store
 
 
 def _finish(
@@ -297,6 +296,6 @@ def _finish(
     store.export_csv(folder / "replications.csv")
     for file, doc in docs.items():
         text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
-        (folder / file).write_text(text, encoding="utf-8")
+        write_atomic(folder / file, text)
     sig = signature(kind, [model_key(model), *names], model.replications)
     mark(folder, sig, True, [f"twin.{kind}({model.name!r})"])

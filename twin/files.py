@@ -57,6 +57,9 @@ def _sync_folder(folder: Path) -> None:
 def check_writable(option: str, path: Path | None, folder: bool = False) -> None:
     """Refuse an output path the option cannot write, before any simulation runs.
 
+    ``option`` names how the user gave the path: ``--json`` (a command-line option) or
+    ``out`` (an argument of the Python API).
+
     The nearest existing folder must accept a new file; this is tried for real (a probe file
     is created and removed), since permission bits do not tell for every user or mount.
     """
@@ -66,19 +69,24 @@ def check_writable(option: str, path: Path | None, folder: bool = False) -> None
         _check(option, path, folder)
     except OSError as exc:  # a name too long, a loop of links, ...
         reason = exc.strerror or str(exc)
-        raise UsageError(f"option {option}: cannot write {_short(path)}: {reason}") from None
+        raise UsageError(f"{option_label(option)}: cannot write {_short(path)}: {reason}") from None
+
+
+def option_label(option: str) -> str:
+    """``--json`` -> ``option --json``; ``out`` -> ``argument out``."""
+    return f"option {option}" if option.startswith("--") else f"argument {option}"
 
 
 def _check(option: str, path: Path, folder: bool) -> None:
     if folder and path.exists() and not path.is_dir():
-        raise UsageError(f"option {option}: {path} exists and is not a folder")
+        raise UsageError(f"{option_label(option)}: {path} exists and is not a folder")
     if not folder and path.is_dir():
-        raise UsageError(f"option {option}: {path} is a folder; give a file name")
+        raise UsageError(f"{option_label(option)}: {path} is a folder; give a file name")
     parent = path if folder else path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise UsageError(f"option {option}: cannot create {path}: {parent} is not a folder")
+        raise UsageError(f"{option_label(option)}: cannot create {path}: {parent} is not a folder")
     _check_names(path, parent)
     _probe(option, path, parent)
 
@@ -102,7 +110,8 @@ def _probe(option: str, path: Path, folder: Path) -> None:
             pass
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise UsageError(f"option {option}: cannot write {path}: {reason} ({folder})") from None
+        where = option_label(option)
+        raise UsageError(f"{where}: cannot write {path}: {reason} ({folder})") from None
 
 
 Writer = Callable[[], object]
