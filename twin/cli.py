@@ -176,7 +176,7 @@ def run_command(
     except TwinError as exc:
         _user_error(exc)
     with _progress() as progress:
-        task = progress.add_task(f"{model.name}: replications", total=model.replications)
+        task = progress.add_task(f"{escape(model.name)}: replications", total=model.replications)
         result = run(
             model,
             workers=n_workers,
@@ -244,13 +244,13 @@ def _experiment(
     else:
         directory, resumed = out_dir, (out_dir / "store.sqlite").exists()
     if resumed:
-        err.print(f"resuming the experiment in {directory}", highlight=False)
+        err.print(f"resuming the experiment in {directory}", highlight=False, markup=False)
     fresh = not directory.exists()
     mark(directory, sig, False, sys.argv)
     empty = False
     try:
         with Store(directory / "store.sqlite") as store, _progress() as progress:
-            task = progress.add_task(f"{model.name}: {kind}", total=None)
+            task = progress.add_task(f"{escape(model.name)}: {kind}", total=None)
 
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
@@ -280,6 +280,7 @@ def _close(directory: Path, model: Scenario, kind: str, names: list[str], batch:
         f"{batch.ran} replications run, {batch.reused} reused from the store; "
         f"results in {directory}",
         highlight=False,
+        markup=False,
     )
     if batch.interrupted:
         err.print(
@@ -435,7 +436,7 @@ def scenarios_command() -> None:
 
     table = Table("name", "description", box=None)
     for name, path in bundled().items():
-        table.add_row(name, describe(path))
+        table.add_row(escape(name), escape(describe(path)))
     out.print(table)
 
 
@@ -453,6 +454,7 @@ def validate_command(scenario: ScenarioArg) -> None:
         f"ok: {model.name!r}: {len(model.stations)} stations, {len(model.products)} products, "
         f"{len(model.retrofits)} retrofits, {kind}, {model.replications} replications",
         highlight=False,
+        markup=False,
     )
 
 
