@@ -235,8 +235,12 @@ def load(path: str | Path) -> Scenario:
                 str(p), [Problem("", f"larger than {MAX_BYTES // 2**20} MiB: not a scenario file")]
             )
         text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        problem = Problem("", f"not UTF-8 text: byte {raw[exc.start]:#04x} cannot be read", line)
+        raise ScenarioError(str(p), [problem]) from None
     except FileNotFoundError:
         raise ScenarioError(str(p), [Problem("", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ScenarioError(str(p), [Problem("", f"cannot read the file: {exc}")]) from None
     return loads(text, str(p))

@@ -251,7 +251,7 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _bounded_work(self) -> Scenario:
         """Refuse a run whose event count per replication would never end in practice."""
-        work = _workload(self)
+        work = workload(self)
         total = sum(events for events, _, _ in work)
         if total > MAX_EVENTS:
             events, path, what = max(work)
@@ -278,7 +278,7 @@ class Scenario(_Model):
         return self.arrivals is None or self.arrivals.interarrival is None
 
 
-def _workload(scenario: Scenario) -> list[tuple[float, tuple[str | int, ...], str]]:
+def workload(scenario: Scenario) -> list[tuple[float, tuple[str | int, ...], str]]:
     """Upper bounds of the events of one replication: (events, field path, what causes them).
 
     A station finishes at most ``servers * horizon / mean process time`` parts (its fastest
