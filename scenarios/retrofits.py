@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,9 @@ from scenarios.loader import validate
 from scenarios.schema import Retrofit, Scenario
 from twin.durations import parse_duration
 from twin.errors import Problem, ScenarioError, UsageError
+
+# More default plans than this are refused: their combinations would never finish running.
+MAX_DEFAULT_PLANS = 256
 
 # Parameters of a distribution that are times (and scale with it); the others are shapes.
 _TIME_PARAMS = ("value", "mean", "sd", "low", "mode", "high", "scale", "values")
@@ -196,6 +200,12 @@ def default_plans(scenario: Scenario, max_n: int | None = None) -> list[Plan]:
     cores = [r.id for r in catalog if r.core]
     others = [r.id for r in catalog if not r.core]
     limit = len(others) if max_n is None else max_n
+    count = sum(math.comb(len(others), n) for n in range(min(limit, len(others)) + 1))
+    if count > MAX_DEFAULT_PLANS:
+        raise UsageError(
+            f"{len(others)} retrofits make {count} default plans, more than {MAX_DEFAULT_PLANS}: "
+            "name the plans with --plan, or limit them with --max-n"
+        )
     plans: list[Plan] = []
     for n in range(0, min(limit, len(others)) + 1):
         for combo in itertools.combinations(others, n):

@@ -27,6 +27,9 @@ Money = Annotated[Real, Field(ge=0)]
 MAX_SERVERS = 1000
 MAX_REPLICATIONS = 10_000
 MAX_EVENTS = 10**9
+MAX_ITEMS = 1000  # stations, products, stations on a route
+MAX_RETROFITS = 50
+MAX_NAME = 100
 
 
 def _advances_time(dist: Any) -> Any:
@@ -75,7 +78,7 @@ class Product(_Model):
     """A product and the stations it visits, in order."""
 
     id: Identifier
-    route: Annotated[list[Identifier], Field(min_length=1)]
+    route: Annotated[list[Identifier], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
 class Arrivals(_Model):
@@ -161,17 +164,18 @@ def _default_products(data: Any) -> Any:
 class Scenario(_Model):
     """A production line and how to simulate it."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
     description: str = ""
     seed: Annotated[Count, Field(ge=0)] = 0
     horizon: PositiveDuration = 8 * 3600.0
     warmup: Duration = 0.0
     replications: Annotated[Count, Field(ge=1, le=MAX_REPLICATIONS)] = 10
-    products: Annotated[list[Product], Field(min_length=1)]
+    products: Annotated[list[Product], Field(min_length=1, max_length=MAX_ITEMS)]
     arrivals: Arrivals | None = None
-    stations: Annotated[list[Station], Field(min_length=1)]
+    stations: Annotated[list[Station], Field(min_length=1, max_length=MAX_ITEMS)]
     economics: Economics = Economics()
-    retrofits: list[Retrofit] = []
+    # Checking a catalog applies every retrofit once, and `compare` tries their combinations.
+    retrofits: Annotated[list[Retrofit], Field(max_length=MAX_RETROFITS)] = []
 
     _defaults = model_validator(mode="before")(_default_products)
 

@@ -142,6 +142,19 @@ CASES: dict[str, Case] = {
     ),
     "NUL character": Case("name: x\x00\n", 1, "character U+0000 is not allowed"),
     "number of 5000 digits": Case(f"name: x\nseed: {'9' * 5000}\n", 1, "more than 4300 digits"),
+    "too many stations": Case(
+        "name: x\nstations:\n"
+        + "".join(f"  - {{id: M{i}, process_time: 1h}}\n" for i in range(1001)),
+        2,
+        "stations: List should have at most 1000 items",
+    ),
+    "too many retrofits": Case(
+        f"name: x\n{ONE_STATION}retrofits:\n"
+        + "".join(f"  - {{id: r{i}, changes: {{stations.M1.servers: 2}}}}\n" for i in range(51)),
+        5,
+        "retrofits: List should have at most 50 items",
+    ),
+    "name too long": Case(f"name: {'n' * 101}\n{ONE_STATION}", 1, "at most 100 characters"),
     "retrofit makes servers a bool": Case(
         f"name: x\n{ONE_STATION}retrofits:\n  - id: r\n    changes:\n"
         "      stations.M1.servers: true\n",
@@ -248,3 +261,18 @@ def test_markup_in_a_name_is_printed_as_written(scenario_file: Callable[..., Pat
     ran = CliRunner().invoke(app, ["run", str(path), "--reps", "1", "--horizon", "10min"])
     assert ran.exit_code == 0, ran.stderr
     assert "x[/bold] [red]y: line KPIs" in ran.stdout
+
+
+def test_too_many_default_plans_are_refused(scenario_file: Callable[..., Path]) -> None:
+    """Forty independent retrofits would make 2^40 default plans: compare refuses at once."""
+    retrofits = "".join(
+        f"  - {{id: r{i}, changes: {{stations.M1.servers: 2}}}}\n" for i in range(40)
+    )
+    path = scenario_file(f"name: x\n{ONE_STATION}retrofits:\n{retrofits}")
+    out = path.parent / "out"
+    result = CliRunner().invoke(app, ["compare", str(path), "--reps", "2", "--out", str(out)])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(
+        "error: 40 retrofits make 1099511627776 default plans, more than 256"
+    )
+    assert not out.exists()
