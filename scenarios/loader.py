@@ -6,6 +6,7 @@ and the field (``stations[M2].process_time.mean``), never a traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,9 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
     except yaml.YAMLError as exc:
         raise ScenarioError(source, [_yaml_problem(exc, text)]) from None
     except ValueError:  # Python refuses to read an integer of more than 4300 digits
-        problem = Problem("", "invalid YAML: a number has more than 4300 digits", 1)
+        found = re.search(r"\d{4300}", text)
+        line = text.count("\n", 0, found.start()) + 1 if found else None
+        problem = Problem("", "invalid YAML: a number has more than 4300 digits", line)
         raise ScenarioError(source, [problem]) from None
     lines: dict[Path_, int] = {}
     if node is not None:

@@ -141,7 +141,7 @@ CASES: dict[str, Case] = {
         f"name: x\nhorizon: 2024-01-01\n{ONE_STATION}", 2, "invalid duration '2024-01-01'"
     ),
     "NUL character": Case("name: x\x00\n", 1, "character U+0000 is not allowed"),
-    "number of 5000 digits": Case(f"name: x\nseed: {'9' * 5000}\n", 1, "more than 4300 digits"),
+    "number of 5000 digits": Case(f"name: x\nseed: {'9' * 5000}\n", 2, "more than 4300 digits"),
     "too many stations": Case(
         "name: x\nstations:\n"
         + "".join(f"  - {{id: M{i}, process_time: 1h}}\n" for i in range(1001)),
