@@ -8,6 +8,7 @@ a failure instead of a stuck test run.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import signal
@@ -145,7 +146,8 @@ def mutated_data(draw: st.DrawFn) -> str:
         path = draw(st.sampled_from(list(_paths(data))))
         op = draw(st.sampled_from(["replace", "replace", "delete", "rename", "recase", "insert"]))
         key = draw(st.sampled_from(["Id", "servres", "dist", "mean", "id", "x[/bold]", "1"]))
-        data = _mutate(data, path, op, draw(HOSTILE_VALUES), key)
+        # A copy: the sampled values are shared between examples and must stay as they are.
+        data = _mutate(data, path, op, copy.deepcopy(draw(HOSTILE_VALUES)), key)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
 
 
