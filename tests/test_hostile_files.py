@@ -155,10 +155,24 @@ CASES: dict[str, Case] = {
         "retrofits: List should have at most 50 items",
     ),
     "name too long": Case(f"name: {'n' * 101}\n{ONE_STATION}", 1, "at most 100 characters"),
+    "unknown field inside a retrofit change": Case(
+        f"name: x\n{ONE_STATION}retrofits:\n  - id: r\n    changes:\n"
+        "      stations.M1.scrap_rate: 0.1\n      stations.M1.failures:\n"
+        "        mtbf: 1h\n        mttr: 1min\n        bogus: 1\n",
+        9,
+        "retrofits[r]: makes stations[M1].failures.bogus invalid: unknown field",
+    ),
+    "unknown field inside a per-product distribution": Case(
+        "name: x\nproducts:\n  - id: A\n    route: [M1]\nstations:\n  - id: M1\n"
+        "    process_time:\n      A:\n        dist: exponential\n        mean: 1\n"
+        "        bogus: 2\n",
+        11,
+        "stations[M1].process_time.A.bogus: unknown field",
+    ),
     "retrofit makes servers a bool": Case(
         f"name: x\n{ONE_STATION}retrofits:\n  - id: r\n    changes:\n"
         "      stations.M1.servers: true\n",
-        6,
+        8,
         "retrofits[r]: makes stations[M1].servers invalid: expected a number, got true",
     ),
 }
