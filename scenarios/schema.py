@@ -29,7 +29,6 @@ MAX_REPLICATIONS = 10_000
 MAX_EVENTS = 10**9
 MAX_ITEMS = 1000  # stations, products, stations on a route
 MAX_RETROFITS = 50
-MAX_NAME = 100
 
 
 def _advances_time(dist: Any) -> Any:
@@ -164,7 +163,7 @@ def _default_products(data: Any) -> Any:
 class Scenario(_Model):
     """A production line and how to simulate it."""
 
-    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    name: Annotated[str, Field(min_length=1)]
     description: str = ""
     seed: Annotated[Count, Field(ge=0)] = 0
     horizon: PositiveDuration = 8 * 3600.0

@@ -154,7 +154,6 @@ CASES: dict[str, Case] = {
         5,
         "retrofits: List should have at most 50 items",
     ),
-    "name too long": Case(f"name: {'n' * 101}\n{ONE_STATION}", 1, "at most 100 characters"),
     "unknown field inside a retrofit change": Case(
         f"name: x\n{ONE_STATION}retrofits:\n  - id: r\n    changes:\n"
         "      stations.M1.scrap_rate: 0.1\n      stations.M1.failures:\n"
