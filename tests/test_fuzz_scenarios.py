@@ -222,7 +222,7 @@ def _invoke(args: list[str], seconds: int) -> Result:
 
 def _hold(result: Result, where: str, text: str) -> None:
     """Exit 0, or exit 2 with ``error: <where>...`` where a line number follows the file."""
-    context = f"\n--- input ---\n{text[:3000]}\n--- stderr ---\n{result.stderr[:3000]}"
+    context = f"\n--- stderr ---\n{result.stderr[:3000]}\n--- input ---\n{text[:5000]}"
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"{result.exception!r} escaped{context}") from result.exception
     assert result.exit_code in (0, 2), f"exit code {result.exit_code}{context}"

@@ -168,6 +168,11 @@ CASES: dict[str, Case] = {
         11,
         "stations[M1].process_time.A.bogus: unknown field",
     ),
+    "a problem on line 100 (an emoji code)": Case(
+        "name: x\n" + "#\n" * 95 + f"{ONE_STATION}    servres: 2\n",
+        100,
+        "stations[M1].servres: unknown field",
+    ),
     "retrofit makes servers a bool": Case(
         f"name: x\n{ONE_STATION}retrofits:\n  - id: r\n    changes:\n"
         "      stations.M1.servers: true\n",

@@ -30,10 +30,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# No emoji codes: "line.yaml:100:" must not print as a picture.
+out = Console(emoji=False)
 if not out.is_terminal:
-    out = Console(width=200)  # files and pipes get the whole table, unwrapped
-err = Console(stderr=True, soft_wrap=True)
+    out = Console(width=200, emoji=False)  # files and pipes get the whole table, unwrapped
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 EXIT_USER = 2
 EXIT_FAILED = 1
