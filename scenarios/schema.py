@@ -257,7 +257,7 @@ class Scenario(_Model):
         work = workload(self)
         total = sum(events for events, _, _ in work)
         if total > MAX_EVENTS:
-            events, path, what = max(work)
+            events, path, what = max(work, key=lambda w: w[0])
             fits = self.horizon * MAX_EVENTS / total
             raise FieldError(
                 path,
