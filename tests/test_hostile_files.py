@@ -266,7 +266,7 @@ def test_horizon_option_meets_the_event_budget() -> None:
     """A long ``--horizon`` on a fast line is refused by the event budget, naming the option."""
     result = CliRunner().invoke(app, ["run", "mm1", "--reps", "1", "--horizon", "36500d"])
     assert result.exit_code == 2, result.stderr
-    assert result.stderr.startswith("error: mm1 with --reps --horizon: stations[M1].process_time:")
+    assert result.stderr.startswith("error: mm1 with --reps --horizon: arrivals.interarrival:")
     assert "5e+09 events, more than the limit of 1e+09" in result.stderr
 
 
