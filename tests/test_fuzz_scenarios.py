@@ -28,9 +28,10 @@ from typer.testing import CliRunner, Result
 from scenarios.catalog import bundled
 from scenarios.loader import loads
 from scenarios.overrides import override
-from scenarios.schema import workload
+from scenarios.schema import MAX_EVENTS, Scenario, workload
 from twin.cli import app
-from twin.errors import ScenarioError
+from twin.durations import LONGEST
+from twin.errors import ScenarioError, TwinError
 
 TEXTS = {name: path.read_text(encoding="utf-8") for name, path in bundled().items()}
 DATA = {name: yaml.safe_load(text) for name, text in TEXTS.items()}
@@ -245,18 +246,22 @@ def _check_file(text: str) -> None:
 
 def _run_if_small(path: Path, text: str) -> None:
     """Run a valid mutated scenario briefly, unless its replication would be large."""
+    refused = False
     try:
         short = override(loads(text, str(path)), {"horizon": RUN_HORIZON, "warmup": 0.0})
-    except ScenarioError:
-        short = None  # the short run itself is refused: the command must say so, with exit 2
-    else:
-        if sum(events for events, _, _ in workload(short)) > RUN_EVENTS:
+        if _events(short) > RUN_EVENTS:
             return
+    except ScenarioError:
+        refused = True  # the short run itself is refused: the command must say so, with exit 2
     args = ["run", str(path), "--reps", "1", "--horizon", "10min", "--warmup", "0"]
     result = _invoke([*args, "--workers", "1"], RUN_SECONDS)
     _hold(result, "", text)
     if result.exit_code == 2:
-        assert short is None, result.stderr
+        assert refused, result.stderr
+
+
+def _events(model: Scenario) -> float:
+    return sum(events for events, _, _ in workload(model))
 
 
 @FUZZ
@@ -279,3 +284,28 @@ def test_every_bundled_scenario_passes_unmutated(name: str) -> None:
     result = _invoke(["validate", name], VALIDATE_SECONDS)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"ok: {DATA[name]['name']!r}")
+
+
+DURATION_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.from_regex(r"\A[-+]?\d{0,12}(\.\d{0,6})?([eE][-+]?\d{1,4})?\s?(ms|s|sec|min|h|d|m|y)?\Z"),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["auto", "AUTO", "1e9d", "1e-300", "inf", "nan", "[/bold]", ":100:"]),
+)
+
+
+@FUZZ
+@given(horizon=DURATION_TEXT, warmup=st.none() | DURATION_TEXT.filter(lambda w: w != "auto"))
+def test_horizon_and_warmup_options(horizon: str, warmup: str | None) -> None:
+    """Any ``--horizon``/``--warmup`` text gives a scenario within the limits, or a user error
+    naming the option."""
+    from twin.cli import _load
+
+    try:
+        with _alarm(VALIDATE_SECONDS):
+            model = _load("mm1", None, None, horizon, warmup)
+    except TwinError as exc:
+        assert str(exc).startswith(("option --horizon", "option --warmup", "mm1 with ")), exc
+        return
+    assert 0 < model.horizon <= LONGEST
+    assert _events(model) <= MAX_EVENTS
