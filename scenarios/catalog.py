@@ -5,11 +5,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
-from scenarios.loader import load
+from scenarios.loader import load, parse_yaml
 from scenarios.schema import Scenario
-from twin.errors import UsageError
+from twin.errors import ScenarioError, UsageError
 
 
 def bundled() -> dict[str, Path]:
@@ -23,7 +21,12 @@ def bundled() -> dict[str, Path]:
 
 def describe(path: Path) -> str:
     """The first line of a bundled scenario's description (or its name)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, ScenarioError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
     text = str(data.get("description") or data.get("name") or "")
     return text.strip().splitlines()[0] if text.strip() else ""
 

@@ -9,6 +9,7 @@ a number, a duration or every time parameter of a distribution (so its mean scal
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -328,8 +329,10 @@ def check_catalog(
         try:
             validate(data, source)
         except ScenarioError as exc:
-            line = (lines or {}).get(("retrofits", i))
             for p in exc.problems:
+                at_fault = _change_at_fault(retrofit, p.field)
+                key = ("retrofits", i, "changes", at_fault) if at_fault else ("retrofits", i)
+                line = (lines or {}).get(key, (lines or {}).get(("retrofits", i)))
                 problems.append(
                     Problem(
                         f"retrofits[{retrofit.id}]", f"makes {p.field} invalid: {p.message}", line
@@ -337,3 +340,16 @@ def check_catalog(
                 )
     if problems:
         raise ScenarioError(source, problems)
+
+
+def _change_at_fault(retrofit: Retrofit, field: str) -> str | None:
+    """The change whose path leads to (or contains) ``field``, e.g. ``stations[M1].servers``."""
+    parts = re.findall(r"[^.\[\]]+", field)
+    best: str | None = None
+    for path in retrofit.changes:
+        steps = path.split(".")
+        n = min(len(steps), len(parts))
+        matches = all(s in ("*", f) for s, f in zip(steps[:n], parts[:n], strict=True))
+        if matches and (best is None or len(steps) > len(best.split("."))):
+            best = path
+    return best

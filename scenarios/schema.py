@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -10,16 +11,24 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    PositiveInt,
     Tag,
     field_validator,
     model_validator,
 )
 
-from twin.distributions import Distribution, Duration, PositiveDuration
+from twin.distributions import Count, Distribution, Duration, PositiveDuration, Real
+from twin.durations import format_duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Probability = Annotated[Real, Field(ge=0.0, le=1.0)]
+Money = Annotated[Real, Field(ge=0)]
+
+# Bounds that keep a run finite in memory and time (docs/scenario-format.md, "Input limits").
+MAX_SERVERS = 1000
+MAX_REPLICATIONS = 10_000
+MAX_EVENTS = 10**9
+MAX_ITEMS = 1000  # stations, products, stations on a route
+MAX_RETROFITS = 50
 
 
 def _advances_time(dist: Any) -> Any:
@@ -36,7 +45,7 @@ Lasting = Annotated[Distribution, AfterValidator(_advances_time)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FieldError(ValueError):
@@ -68,7 +77,7 @@ class Product(_Model):
     """A product and the stations it visits, in order."""
 
     id: Identifier
-    route: Annotated[list[Identifier], Field(min_length=1)]
+    route: Annotated[list[Identifier], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
 class Arrivals(_Model):
@@ -109,8 +118,8 @@ class Station(_Model):
 
     id: Identifier
     name: str | None = None
-    servers: PositiveInt = 1
-    input_buffer: Annotated[int, Field(ge=0)] | None = None
+    servers: Annotated[Count, Field(ge=1, le=MAX_SERVERS)] = 1
+    input_buffer: Annotated[Count, Field(ge=0)] | None = None
     process_time: ProcessTime
     ideal_cycle: PositiveDuration | None = None
     setup: Setup | None = None
@@ -122,12 +131,12 @@ class Economics(_Model):
     """Money: what a good part earns, what a scrapped one costs, and how time is valued."""
 
     currency: str = "CNY"
-    margin_per_good_part: Annotated[float, Field(ge=0)] = 0.0
-    scrap_cost_per_part: Annotated[float, Field(ge=0)] = 0.0
-    operating_hours_per_year: Annotated[float, Field(gt=0, le=8784)] = 6000.0
-    discount_rate: Annotated[float, Field(ge=0, lt=1)] = 0.08
+    margin_per_good_part: Money = 0.0
+    scrap_cost_per_part: Money = 0.0
+    operating_hours_per_year: Annotated[Real, Field(gt=0, le=8784)] = 6000.0
+    discount_rate: Annotated[Real, Field(ge=0, lt=1)] = 0.08
     # One horizon for every plan; None: the longest lifetime among the plan's retrofits.
-    horizon_years: Annotated[float | None, Field(gt=0, le=100)] = None
+    horizon_years: Annotated[Real | None, Field(gt=0, le=100)] = None
 
 
 class Retrofit(_Model):
@@ -137,9 +146,9 @@ class Retrofit(_Model):
     description: str = ""
     core: bool = False
     requires: list[Identifier] = []
-    capex: Annotated[float, Field(ge=0)] = 0.0
-    opex_per_year: Annotated[float, Field(ge=0)] = 0.0
-    lifetime_years: Annotated[float, Field(gt=0)] = 10.0
+    capex: Money = 0.0
+    opex_per_year: Money = 0.0
+    lifetime_years: Annotated[Real, Field(gt=0)] = 10.0
     subsidy_rate: Probability = 0.0
     changes: Annotated[dict[str, Any], Field(min_length=1)]
 
@@ -147,7 +156,8 @@ class Retrofit(_Model):
 def _default_products(data: Any) -> Any:
     """Without ``products``, one product 'part' visits every station in the listed order."""
     if isinstance(data, dict) and "products" not in data and isinstance(data.get("stations"), list):
-        route = [s.get("id") for s in data["stations"] if isinstance(s, dict)]
+        stations = [s for s in data["stations"] if isinstance(s, dict)]
+        route = [s["id"] for s in stations if isinstance(s.get("id"), str)]
         return {**data, "products": [{"id": "part", "route": route}]}
     return data
 
@@ -157,15 +167,16 @@ class Scenario(_Model):
 
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[Count, Field(ge=0)] = 0
     horizon: PositiveDuration = 8 * 3600.0
     warmup: Duration = 0.0
-    replications: PositiveInt = 10
-    products: Annotated[list[Product], Field(min_length=1)]
+    replications: Annotated[Count, Field(ge=1, le=MAX_REPLICATIONS)] = 10
+    products: Annotated[list[Product], Field(min_length=1, max_length=MAX_ITEMS)]
     arrivals: Arrivals | None = None
-    stations: Annotated[list[Station], Field(min_length=1)]
+    stations: Annotated[list[Station], Field(min_length=1, max_length=MAX_ITEMS)]
     economics: Economics = Economics()
-    retrofits: list[Retrofit] = []
+    # Checking a catalog applies every retrofit once, and `compare` tries their combinations.
+    retrofits: Annotated[list[Retrofit], Field(max_length=MAX_RETROFITS)] = []
 
     _defaults = model_validator(mode="before")(_default_products)
 
@@ -242,6 +253,22 @@ class Scenario(_Model):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _bounded_work(self) -> Scenario:
+        """Refuse a run whose event count per replication would never end in practice."""
+        work = workload(self)
+        total = sum(events for events, _, _ in work)
+        if total > MAX_EVENTS:
+            events, path, what = max(work, key=lambda w: w[0])
+            fits = self.horizon * MAX_EVENTS / total
+            raise FieldError(
+                path,
+                f"a replication would simulate about {total:.2g} events, more than the limit of "
+                f"{MAX_EVENTS:.0e}; the most come from {what} ({events:.2g}): lengthen that "
+                f"time, or shorten the horizon to at most {format_duration(fits)}",
+            )
+        return self
+
     def product_mix(self) -> list[tuple[str, float]]:
         """Each product's share of the parts that enter: from ``arrivals``, else equal."""
         arrivals = self.arrivals
@@ -254,6 +281,38 @@ class Scenario(_Model):
     @property
     def saturated(self) -> bool:
         return self.arrivals is None or self.arrivals.interarrival is None
+
+
+def workload(scenario: Scenario) -> list[tuple[float, tuple[str | int, ...], str]]:
+    """Upper bounds of the events of one replication: (events, field path, what causes them).
+
+    A station finishes at most ``servers * horizon / mean process time`` parts (its fastest
+    product), and no more than arrive; each failure is one event more.
+    """
+    horizon = scenario.horizon
+    arrivals = scenario.arrivals
+    entering = math.inf
+    work: list[tuple[float, tuple[str | int, ...], str]] = []
+    if arrivals is not None and arrivals.interarrival is not None:
+        entering = horizon / arrivals.interarrival.expected
+        work.append((entering, ("arrivals", "interarrival"), "arrivals.interarrival"))
+    visits = {s.id: 0 for s in scenario.stations}
+    for product in scenario.products:
+        for sid in product.route:
+            visits[sid] = visits.get(sid, 0) + 1
+    for k, station in enumerate(scenario.stations):
+        times = station.process_time
+        fastest = min(d.expected for d in (times.values() if isinstance(times, dict) else [times]))
+        capacity = station.servers * horizon / fastest
+        parts = min(capacity, entering * visits[station.id])
+        work.append(
+            (parts, ("stations", k, "process_time"), f"stations[{station.id}].process_time")
+        )
+        if station.failures is not None:
+            failures = station.servers * horizon / station.failures.mtbf.expected
+            where = f"stations[{station.id}].failures.mtbf"
+            work.append((failures, ("stations", k, "failures", "mtbf"), where))
+    return work
 
 
 def _unique(kind: str, ids: list[str]) -> None:

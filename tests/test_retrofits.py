@@ -240,12 +240,12 @@ BAD = [
     (
         "  - id: letters\n    changes:\n      stations.M2.input_buffer: abc\n",
         ["retrofits[letters]", "M2", "input_buffer", "integer"],
-        1,
+        3,  # the line of the change that makes the scenario invalid
     ),
     (
         "  - id: negative\n    changes:\n      stations.M2.input_buffer: -1\n",
         ["retrofits[negative]", "M2", "input_buffer", "greater than or equal to 0"],
-        1,
+        3,  # the line of the change that makes the scenario invalid
     ),
     (
         "  - id: a\n    changes: {stations.M1.input_buffer: 1}\n"

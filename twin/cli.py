@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from scenarios.schema import MAX_REPLICATIONS
 from twin.durations import format_duration, parse_duration
 from twin.errors import TwinError, UsageError
 from twin.files import check_writable, write_all, write_atomic
@@ -43,14 +44,15 @@ def _stdout_console() -> Console:
 
     Files and pipes get 200 columns (whole tables, unwrapped) unless ``COLUMNS`` says otherwise.
     """
-    console = Console()
+    # No emoji codes: "line.yaml:100:" must not print as a picture.
+    console = Console(emoji=False)
     if console.is_terminal or os.environ.get("COLUMNS", "").strip().isdigit():
         return console
-    return Console(width=200)
+    return Console(width=200, emoji=False)
 
 
 out = _stdout_console()  # made again for each invocation, see _main
-err = Console(stderr=True, soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 EXIT_USER = 2
 EXIT_FAILED = 1
@@ -126,7 +128,9 @@ def _writable(option: str, path: Path | None, folder: bool = False) -> None:
 
 
 # Upper bounds of the numeric options, and why: a huge value must be refused, not allocated.
-MAX_REPS = 100_000  # beyond this, a narrower CI needs a longer horizon, not more replications
+# Replications per model: the scenario format's own limit (a narrower CI than that buys
+# needs a longer horizon, not more replications).
+MAX_REPS = MAX_REPLICATIONS
 MAX_SEED = 2**63 - 1  # stored and exchanged as a signed 64-bit integer
 MAX_MAX_N = 64  # retrofits in one plan
 MAX_POINTS = 10_000  # points of a sweep grid
@@ -593,8 +597,7 @@ def schema_command(
     if out_path is None:
         sys.stdout.write(schema_text())
         return
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(schema_text(), encoding="utf-8")
+    write_atomic(out_path, schema_text())
     err.print(f"wrote {out_path}", highlight=False, markup=False)
 
 

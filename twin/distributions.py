@@ -13,23 +13,40 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PositiveFloat,
-    PositiveInt,
     model_validator,
 )
 
 from twin.durations import parse_duration
 
+# Bounds on shape parameters, so that every mean is finite and sampling stays sane.
+MIN_CV, MAX_CV = 0.001, 10.0
+MIN_WEIBULL_SHAPE = 0.1
+MAX_PHASES = 10_000
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 
 
+def _not_bool(value: Any) -> Any:
+    """YAML's ``true`` is not the number 1: refuse it where a number is meant."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+Real = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+"""A finite number, never a boolean."""
+Count = Annotated[int, BeforeValidator(_not_bool)]
+"""A whole number, never a boolean."""
+
+
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         raise NotImplementedError
@@ -100,6 +117,15 @@ class Lognormal(_Dist):
     mean: PositiveDuration
     sd: Duration
 
+    @model_validator(mode="after")
+    def _spread(self) -> Lognormal:
+        if self.sd > MAX_CV * self.mean:
+            raise ValueError(
+                f"lognormal sd ({self.sd:g}s) may be at most {MAX_CV:g} times its mean "
+                f"({self.mean:g}s); beyond that nearly every draw is ~0 and a few are enormous"
+            )
+        return self
+
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         sigma2 = math.log1p((self.sd / self.mean) ** 2)
         return rng.lognormal(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2), n)
@@ -160,7 +186,7 @@ class Gamma(_Dist):
 
     dist: Literal["gamma"] = "gamma"
     mean: PositiveDuration
-    cv: PositiveFloat
+    cv: Annotated[Real, Field(ge=MIN_CV, le=MAX_CV)]
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         shape = 1.0 / self.cv**2
@@ -175,7 +201,7 @@ class Erlang(_Dist):
     """Erlang: the sum of ``k`` exponential phases, with total ``mean``."""
 
     dist: Literal["erlang"] = "erlang"
-    k: PositiveInt
+    k: Annotated[Count, Field(ge=1, le=MAX_PHASES)]
     mean: PositiveDuration
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -190,7 +216,7 @@ class Weibull(_Dist):
     """Weibull with ``shape`` and ``scale``."""
 
     dist: Literal["weibull"] = "weibull"
-    shape: PositiveFloat
+    shape: Annotated[Real, Field(ge=MIN_WEIBULL_SHAPE)]
     scale: PositiveDuration
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -198,7 +224,10 @@ class Weibull(_Dist):
 
     @property
     def expected(self) -> float:
-        return self.scale * math.gamma(1 + 1 / self.shape)
+        try:
+            return self.scale * math.gamma(1 + 1 / self.shape)
+        except OverflowError:
+            return math.inf
 
 
 class Empirical(_Dist):
@@ -206,7 +235,7 @@ class Empirical(_Dist):
 
     dist: Literal["empirical"] = "empirical"
     values: Annotated[list[Duration], Field(min_length=1)]
-    weights: list[Annotated[float, Field(ge=0)]] | None = None
+    weights: list[Annotated[Real, Field(ge=0)]] | None = None
 
     @model_validator(mode="after")
     def _weights_match(self) -> Empirical:
@@ -215,8 +244,11 @@ class Empirical(_Dist):
                 raise ValueError(
                     f"empirical has {len(self.values)} values but {len(self.weights)} weights"
                 )
-            if sum(self.weights) <= 0:
+            total = sum(self.weights)
+            if total <= 0:
                 raise ValueError("empirical weights must not all be zero")
+            if not math.isfinite(total):
+                raise ValueError("empirical weights are too large: their sum overflows")
         return self
 
     def _p(self) -> np.ndarray | None:
@@ -257,14 +289,25 @@ def _tagged(value: Any) -> Any:
         raise ValueError(f"expected a distribution or a duration, got {value!r}")
     if isinstance(value, int | float | str):
         return {"dist": "constant", "value": value}
-    if isinstance(value, dict):
-        tag = value.get("dist")
-        names = ", ".join(DIST_NAMES)
-        if tag is None:
-            raise ValueError(f"a distribution needs a 'dist' field, one of: {names}")
-        if tag not in _KINDS:
-            raise ValueError(f"unknown distribution {tag!r}; expected one of: {names}")
+    if not isinstance(value, dict):
+        kind = "nothing" if value is None else f"a {type(value).__name__}"
+        raise ValueError(f"expected a distribution or a duration, got {kind}")
+    tag = value.get("dist")
+    names = ", ".join(DIST_NAMES)
+    if tag is None:
+        raise ValueError(f"a distribution needs a 'dist' field, one of: {names}")
+    if not isinstance(tag, str):
+        raise ValueError(f"'dist' must name a distribution, got a {type(tag).__name__}")
+    if tag not in _KINDS:
+        raise ValueError(f"unknown distribution {tag!r}; expected one of: {names}")
     return value
+
+
+def _finite_mean(dist: _Dist) -> _Dist:
+    """Checked once the parameters are valid: every distribution must have a finite mean."""
+    if not math.isfinite(dist.expected):
+        raise ValueError(f"{type(dist).__name__.lower()} has no finite mean with these parameters")
+    return dist
 
 
 Distribution = Annotated[
@@ -280,5 +323,6 @@ Distribution = Annotated[
     | Empirical,
     Field(discriminator="dist"),
     BeforeValidator(_tagged),
+    AfterValidator(_finite_mean),
 ]
 """Any distribution; accepts the short forms (a number or a duration string)."""
