@@ -207,7 +207,8 @@ def test_wrong_case_id_is_not_blamed_on_line_1(scenario_file: Callable[..., Path
     stderr = _refused(path, "validate")
     assert stderr.splitlines() == [
         f"error: {path}:5: stations[1].id: required field is missing",
-        f"{path}:5: stations[1].Id: unknown field (check its spelling and where it is placed)",
+        f"error: {path}:5: stations[1].Id: unknown field "
+        "(check its spelling and where it is placed)",
     ]
 
 
@@ -291,6 +292,7 @@ def test_too_many_default_plans_are_refused(scenario_file: Callable[..., Path]) 
     result = CliRunner().invoke(app, ["compare", str(path), "--reps", "2", "--out", str(out)])
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith(
-        "error: 40 retrofits make 1099511627776 default plans, more than 256"
+        "error: option --max-n: the 40 retrofits allow more than 256 plans; "
+        "compare fewer with --max-n 1 (40 plans)"
     )
     assert not out.exists()
