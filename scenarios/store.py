@@ -20,8 +20,9 @@ from typing import Any
 
 from models.kpi import KPI_VERSION
 from scenarios.schema import Scenario
+from twin.checks import option_label
 from twin.errors import UsageError
-from twin.files import atomic_open, option_label, write_atomic
+from twin.files import atomic_open, write_atomic
 
 # Fields that do not change a replication's results.
 _NOT_MODEL = ("name", "description", "replications", "retrofits", "economics")

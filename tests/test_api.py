@@ -110,12 +110,33 @@ def test_load_applies_overrides() -> None:
         ({"seed": -1}, "argument seed: must be at least 0"),
         ({"horizon": "2 weeks"}, "argument horizon: invalid duration '2 weeks'"),
         ({"reps": 2.5}, "argument reps: expected a whole number"),
+        ({"reps": 10**23}, r"argument reps: must be at most 10,000 \(replications per model\)"),
+        ({"seed": 2**64}, r"argument seed: must be at most .* \(a signed 64-bit integer\)"),
     ],
 )
 def test_load_refuses_bad_overrides(kwargs: dict[str, Any], message: str) -> None:
     """A bad override is a UsageError naming the argument."""
     with pytest.raises(UsageError, match=message):
         twin.load("mm1", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"workers": 10**6}, r"argument workers: must be at most \d+ \(4 per core"),
+        ({"scheduler": "not-an-address"}, "argument scheduler: expected \\[tcp://\\]HOST:PORT"),
+        ({"max_n": 65}, r"argument max_n: must be at most 64 \(retrofits in one plan\)"),
+        ({"precision": 1.5}, "argument precision: must be between 0 and 1"),
+        ({"max_reps": 10**6}, "argument max_reps: must be at most 10,000"),
+    ],
+)
+def test_compare_refuses_bad_settings_before_running(
+    kwargs: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    """The command line's limits hold for the API too, named as arguments; nothing is written."""
+    with pytest.raises(UsageError, match=message):
+        twin.compare("demo", ["smed"], reps=2, out=tmp_path / "cmp", **kwargs)
+    assert not (tmp_path / "cmp").exists()
 
 
 def test_unknown_scenario_names_the_bundled_ones() -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from twin.cli import MAX_POINTS, MAX_REPS, app
+from twin.checks import MAX_POINTS
+from twin.cli import MAX_REPS, app
 from twin.runner import default_workers
 
 LINE = """\

@@ -22,14 +22,13 @@ from scenarios.compare import run_compare
 from scenarios.experiment import run as run_replications
 from scenarios.overrides import override
 from scenarios.retrofits import Plan, apply, default_plans, parse_plan
-from scenarios.schema import Scenario
+from scenarios.schema import MAX_REPLICATIONS, Scenario
 from scenarios.store import Store, claim, mark, model_key, signature
 from scenarios.sweep import Param, document, model_at, points, table, write_csv
-from twin.durations import parse_duration
+from twin import checks
 from twin.errors import SimulationError, UsageError
 from twin.files import check_writable, write_atomic
 from twin.reports import ComparisonReport, RunReport, SweepReport
-from twin.runner import default_workers
 
 ScenarioLike = Scenario | str | Path
 Duration = str | float | None
@@ -53,10 +52,12 @@ def load(
     model = override(
         model,
         {
-            "replications": _at_least("reps", reps, 1),
-            "seed": _at_least("seed", seed, 0),
-            "horizon": _duration("horizon", horizon),
-            "warmup": None if auto else _duration("warmup", warmup),
+            "replications": checks.between(
+                "reps", reps, 1, MAX_REPLICATIONS, "replications per model"
+            ),
+            "seed": checks.between("seed", seed, 0, checks.MAX_SEED, "a signed 64-bit integer"),
+            "horizon": checks.duration("horizon", horizon),
+            "warmup": None if auto else checks.duration("warmup", warmup),
         },
     )
     if auto:
@@ -90,7 +91,7 @@ def run(
     _not_while_bootstrapping("run")
     _writable("out", out, folder=True)
     _writable("trace", trace, folder=False)
-    n_workers = _workers(workers)
+    n_workers = checks.workers("workers", workers)
     model = load(scenario, reps=reps, seed=seed, horizon=horizon, warmup=warmup)
     if plan is not None:
         chosen = parse_plan(model, plan)
@@ -130,11 +131,14 @@ def compare(
     """
     _not_while_bootstrapping("compare")
     _check_precision(precision, max_reps)
-    n_workers = _workers(workers)
+    n_workers = checks.workers("workers", workers)
+    checks.scheduler("scheduler", scheduler)
     model = load(scenario, reps=reps, seed=seed, horizon=horizon, warmup=warmup)
     if not model.retrofits:
         raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
-    chosen = _plans(model, plans, _at_least("max_n", max_n, 0))
+    chosen = _plans(
+        model, plans, checks.between("max_n", max_n, 0, checks.MAX_MAX_N, "retrofits in one plan")
+    )
     names = [p.name for p in chosen]
     with _store(model, "compare", names, out) as store:
         comparison, batch = run_compare(
@@ -167,7 +171,8 @@ def sweep(
     """
     _not_while_bootstrapping("sweep")
     _check_precision(precision, max_reps)
-    n_workers = _workers(workers)
+    n_workers = checks.workers("workers", workers)
+    checks.scheduler("scheduler", scheduler)
     params = [_param(path, values) for path, values in parameters.items()]
     if not params:
         raise UsageError("argument parameters: give at least one path and its values")
@@ -188,23 +193,6 @@ def sweep(
     return SweepReport.of(doc)
 
 
-def _at_least(name: str, value: int | None, low: int) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise UsageError(f"argument {name}: expected a whole number, got {value!r}")
-    if value is not None and value < low:
-        raise UsageError(f"argument {name}: must be at least {low}, got {value}")
-    return value
-
-
-def _duration(name: str, value: Duration) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"argument {name}: {exc}") from None
-
-
 def _writable(name: str, path: str | Path | None, folder: bool) -> Path:
     """Refuse, before simulating, an output path that cannot be what the argument writes."""
     p = Path(path) if path is not None else Path()
@@ -212,14 +200,9 @@ def _writable(name: str, path: str | Path | None, folder: bool) -> Path:
     return p
 
 
-def _workers(workers: int | None) -> int:
-    return _at_least("workers", workers, 1) or default_workers()
-
-
 def _check_precision(precision: float | None, max_reps: int) -> None:
-    if precision is not None and not 0 < precision < 1:
-        raise UsageError(f"argument precision: must be between 0 and 1, got {precision}")
-    _at_least("max_reps", max_reps, 2)
+    checks.precision("precision", precision)
+    checks.between("max_reps", max_reps, 2, MAX_REPLICATIONS, "replications per model")
 
 
 def _param(path: str, values: Sequence[Any]) -> Param:

@@ -23,10 +23,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from scenarios.schema import MAX_REPLICATIONS
-from twin.durations import format_duration, parse_duration
+from twin import checks
+from twin.durations import format_duration
 from twin.errors import TwinError, UsageError
 from twin.files import check_writable, write_all, write_atomic
-from twin.runner import default_workers
 
 if TYPE_CHECKING:
     from scenarios.batch import Batch
@@ -113,70 +113,14 @@ def _user_error(exc: TwinError) -> NoReturn:
     raise typer.Exit(EXIT_USER)
 
 
-def _duration(option: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"option {option}: {exc}") from None
-
-
 def _writable(option: str, path: Path | None, folder: bool = False) -> None:
     """Refuse an output path that cannot be what the option writes, before simulating."""
     check_writable(option, path, folder)
 
 
-# Upper bounds of the numeric options, and why: a huge value must be refused, not allocated.
 # Replications per model: the scenario format's own limit (a narrower CI than that buys
 # needs a longer horizon, not more replications).
 MAX_REPS = MAX_REPLICATIONS
-MAX_SEED = 2**63 - 1  # stored and exchanged as a signed 64-bit integer
-MAX_MAX_N = 64  # retrofits in one plan
-MAX_POINTS = 10_000  # points of a sweep grid
-WORKERS_PER_CORE = 4
-
-
-def _at_least(option: str, value: int | None, low: int) -> int | None:
-    if value is not None and value < low:
-        raise UsageError(f"option {option}: must be at least {low}, got {_short(value)}")
-    return value
-
-
-def _between(option: str, value: int | None, low: int, high: int, why: str) -> int | None:
-    """``value`` if it lies in [low, high]; else a UsageError naming the option and the reason."""
-    _at_least(option, value, low)
-    if value is not None and value > high:
-        raise UsageError(f"option {option}: must be at most {high:,} ({why}), got {_short(value)}")
-    return value
-
-
-def _short(value: int) -> str:
-    text = str(value)
-    return text if len(text) <= 24 else f"{text[:10]}...({len(text)} digits)"
-
-
-def _workers(workers: int | None) -> int:
-    """The local processes to use: the option within a few per core, else all cores."""
-    cores = default_workers()
-    high = WORKERS_PER_CORE * cores
-    why = f"{WORKERS_PER_CORE} per core on this machine's {cores}"
-    return _between("--workers", workers, 1, high, why) or cores
-
-
-def _scheduler(address: str | None) -> str | None:
-    """A Dask scheduler address of the form [PROTOCOL://]HOST:PORT, checked before running."""
-    if address is None:
-        return None
-    protocol, sep, rest = address.rpartition("://")
-    host, colon, port = rest.rpartition(":")
-    ok_protocol = not sep or protocol in {"tcp", "tls", "ucx", "ws", "wss"}
-    if not (ok_protocol and colon and host and port.isdigit() and 0 < int(port) < 65536):
-        raise UsageError(
-            f"option --scheduler: expected [tcp://]HOST:PORT, e.g. tcp://127.0.0.1:8786, "
-            f"got {address!r}"
-        )
-    return address
 
 
 def _load(
@@ -190,10 +134,10 @@ def _load(
     model = override(
         load_scenario(scenario),
         {
-            "replications": _between("--reps", reps, 1, MAX_REPS, "replications per model"),
-            "seed": _between("--seed", seed, 0, MAX_SEED, "a signed 64-bit integer"),
-            "horizon": _duration("--horizon", horizon),
-            "warmup": None if auto else _duration("--warmup", warmup),
+            "replications": checks.between("--reps", reps, 1, MAX_REPS, "replications per model"),
+            "seed": checks.between("--seed", seed, 0, checks.MAX_SEED, "a signed 64-bit integer"),
+            "horizon": checks.duration("--horizon", horizon),
+            "warmup": None if auto else checks.duration("--warmup", warmup),
         },
     )
     if auto:
@@ -242,7 +186,7 @@ def run_command(
     from twin.report import print_summary
 
     try:
-        n_workers = _workers(workers)
+        n_workers = checks.workers("--workers", workers)
         model = _load(scenario, reps, seed, horizon, warmup)
         if plan is not None:
             chosen = parse_plan(model, plan)
@@ -459,9 +403,9 @@ def compare_command(
         _check_precision(precision, max_reps)
         _writable("--json", json_path)
         _writable("--out", out_dir or Path("runs"), folder=True)
-        _between("--max-n", max_n, 0, MAX_MAX_N, "retrofits in one plan")
-        n_workers = _workers(workers)
-        _scheduler(scheduler)
+        checks.between("--max-n", max_n, 0, checks.MAX_MAX_N, "retrofits in one plan")
+        n_workers = checks.workers("--workers", workers)
+        checks.scheduler("--scheduler", scheduler)
         model = _load(scenario, reps, seed, horizon, warmup)
         if not model.retrofits:
             raise UsageError(f"scenario {model.name!r} has no retrofits to compare")
@@ -514,8 +458,8 @@ def sweep_command(
         _check_precision(precision, max_reps)
         _writable("--json", json_path)
         _writable("--out", out_dir or Path("runs"), folder=True)
-        n_workers = _workers(workers)
-        _scheduler(scheduler)
+        n_workers = checks.workers("--workers", workers)
+        checks.scheduler("--scheduler", scheduler)
         params = [parse_param(p) for p in param]
         _grid_size(params)
         model = _load(scenario, reps, seed, horizon, warmup)
@@ -551,19 +495,18 @@ def sweep_command(
 
 
 def _check_precision(precision: float | None, max_reps: int) -> None:
-    if precision is not None and not 0 < precision < 1:
-        raise UsageError(f"option --precision: must be between 0 and 1, got {precision}")
-    _between("--max-reps", max_reps, 2, MAX_REPS, "replications per model")
+    checks.precision("--precision", precision)
+    checks.between("--max-reps", max_reps, 2, MAX_REPS, "replications per model")
 
 
 def _grid_size(params: list[Any]) -> None:
     """Refuse a sweep grid too large to run before building any of its points."""
     sizes = [len(p.values) for p in params]
-    if math.prod(sizes) > MAX_POINTS:
+    if math.prod(sizes) > checks.MAX_POINTS:
         shape = " x ".join(str(n) for n in sizes)
         raise UsageError(
             f"option --param: the grid has {math.prod(sizes):,} points ({shape}); "
-            f"at most {MAX_POINTS:,}: sweep fewer values or fewer parameters"
+            f"at most {checks.MAX_POINTS:,}: sweep fewer values or fewer parameters"
         )
 
 

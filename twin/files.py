@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from twin.checks import option_label
 from twin.errors import UsageError
 
 
@@ -70,11 +71,6 @@ def check_writable(option: str, path: Path | None, folder: bool = False) -> None
     except OSError as exc:  # a name too long, a loop of links, ...
         reason = exc.strerror or str(exc)
         raise UsageError(f"{option_label(option)}: cannot write {_short(path)}: {reason}") from None
-
-
-def option_label(option: str) -> str:
-    """``--json`` -> ``option --json``; ``out`` -> ``argument out``."""
-    return f"option {option}" if option.startswith("--") else f"argument {option}"
 
 
 def _check(option: str, path: Path, folder: bool) -> None:
