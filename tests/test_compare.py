@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lines import two_station
 from typer.testing import CliRunner
 
 from scenarios.compare import (
@@ -103,23 +104,14 @@ retrofits:
 
 # Saturated line of two exponential machines of mean 1 s, no buffer before M2: throughput
 # 2/3 parts/s; with 5 places before M2 it is 7/8 parts/s (a birth-death chain), +750 parts/h.
-KNOWN = """\
-name: known gain
-seed: 1
-horizon: 10000
-warmup: 200
-replications: 6
-stations:
-  - id: M1
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-  - id: M2
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-retrofits:
-  - id: buffer
-    changes: {stations.M2.input_buffer: 5}
-"""
+KNOWN = two_station(
+    name="known gain",
+    seed=1,
+    horizon=10000,
+    warmup=200,
+    replications=6,
+    retrofits="  - id: buffer\n    changes: {stations.M2.input_buffer: 5}\n",
+)
 
 
 def compare(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lines import two_station
 from typer.testing import CliRunner
 
 from scenarios.compare import MAX_SHAPLEY_PLAYERS, coalitions, shapley
@@ -25,20 +26,6 @@ from scenarios.retrofits import (
 from twin.cli import app
 from twin.errors import UsageError
 
-LINE = """\
-name: plan line
-seed: 2
-horizon: 1000
-replications: 2
-stations:
-  - id: M1
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-  - id: M2
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-retrofits:
-"""
 RAN = re.compile(r"(\d+) replications run, (\d+) reused from the store; results in (\S+)")
 
 
@@ -51,7 +38,9 @@ def catalog(requires: dict[int, list[int]], n: int) -> str:
             f"  - id: r{i}\n    requires: [{needs}]\n"
             f"    changes: {{stations.M2.input_buffer: {i % 7 + 1}}}\n"
         )
-    return LINE + "".join(items)
+    return two_station(
+        name="plan line", seed=2, horizon=1000, replications=2, retrofits="".join(items)
+    )
 
 
 def test_dense_requires_graph_of_forty_validates_and_plans() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lines import two_station
 from typer.testing import CliRunner
 
 from scenarios.batch import evaluate
@@ -26,19 +27,7 @@ from scenarios.store import Store, mark, model_key, output_dir, signature
 from twin.cli import app
 
 # Replications of a fraction of a second each: long enough to stop a sweep in the middle.
-SWEPT = """\
-name: swept line
-seed: 4
-horizon: 5000
-replications: 6
-stations:
-  - id: M1
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-  - id: M2
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-"""
+SWEPT = two_station(name="swept line", seed=4, horizon=5000, replications=6)
 PARAM = "stations.M2.input_buffer=0,3"
 TOTAL = 2 * 6
 RAN = re.compile(r"(\d+) replications run, (\d+) reused")
@@ -266,8 +255,12 @@ def test_compare_resumes_through_the_cli(
     scenario_file: Callable[..., Path], tmp_path: Path
 ) -> None:
     """A compare whose store already holds some rows runs only the missing ones."""
-    text = SWEPT.replace("horizon: 5000", "horizon: 1000") + (
-        "retrofits:\n  - id: buffer\n    changes: {stations.M2.input_buffer: 3}\n"
+    text = two_station(
+        name="swept line",
+        seed=4,
+        horizon=1000,
+        replications=6,
+        retrofits="  - id: buffer\n    changes: {stations.M2.input_buffer: 3}\n",
     )
     path = scenario_file(text, "cmp.yaml")
     out = tmp_path / "run"

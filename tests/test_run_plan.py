@@ -5,30 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lines import two_station
 from typer.testing import CliRunner
 
 from twin.cli import app
 
-LINE = """
-name: plan line
-seed: 5
-horizon: 20000
-replications: 3
-stations:
-  - id: M1
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-  - id: M2
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-retrofits:
+LINE = two_station(
+    name="plan line",
+    seed=5,
+    horizon=20000,
+    replications=3,
+    retrofits="""\
   - id: core
     core: true
     changes: {stations.M2.input_buffer: 5}
   - id: faster
     requires: [core]
     changes: {stations.M1.process_time: {scale: 0.5}}
-"""
+""",
+)
 
 
 def _run(tmp_path: Path, *args: str) -> tuple[int, str, dict[str, object] | None]:

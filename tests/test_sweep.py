@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lines import two_station
 from typer.testing import CliRunner
 
 from scenarios.batch import evaluate_models
@@ -20,19 +21,7 @@ from twin.cli import app
 from twin.errors import ScenarioError, UsageError
 from twin.stats import summarize
 
-LINE = """\
-name: sweep line
-seed: 8
-horizon: 1500
-replications: 3
-stations:
-  - id: M1
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-  - id: M2
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 1}
-"""
+LINE = two_station(name="sweep line", seed=8, horizon=1500, replications=3)
 
 
 def invoke(*args: str) -> Any:
