@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from lines import one_machine
 from typer.testing import CliRunner
 
 from scenarios.experiment import run
@@ -17,17 +18,7 @@ from twin.cli import app
 from twin.errors import UsageError
 from twin.files import atomic_open, check_writable, write_all, write_atomic
 
-LINE = """\
-name: tiny line
-seed: 5
-horizon: 900
-replications: 2
-retrofits:
-  - {id: bigger, changes: {stations.M.servers: 2}}
-stations:
-  - id: M
-    process_time: {dist: exponential, mean: 1}
-"""
+LINE = one_machine(name="tiny line", seed=5, horizon=900, replications=2)
 
 FULL = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

@@ -5,23 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lines import one_machine
 from typer.testing import CliRunner
 
 from twin.checks import MAX_POINTS
 from twin.cli import MAX_REPS, app
 from twin.runner import default_workers
 
-LINE = """\
-name: tiny line
-seed: 3
-horizon: 600
-replications: 2
-retrofits:
-  - {id: bigger, changes: {stations.M.servers: 2}}
-stations:
-  - id: M
-    process_time: {dist: exponential, mean: 1}
-"""
+LINE = one_machine(name="tiny line", seed=3, horizon=600, replications=2)
 
 HUGE = "99999999999999999999999"
 SWEEP = ["--param", "stations.M.servers=1,2"]

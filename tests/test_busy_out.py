@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lines import machines
 from typer.testing import CliRunner
 
 from scenarios.store import LOCK_NAME, claim
@@ -17,20 +18,8 @@ from twin.cli import app
 from twin.errors import UsageError
 
 # Long replications and retrofits to compare: the first command stays busy for minutes.
-LONG = """\
-name: long line
-seed: 2
-horizon: 30d
-replications: 4
-retrofits:
-  - {id: bigger, changes: {stations.B.servers: 2}}
-stations:
-  - id: A
-    process_time: {dist: exponential, mean: 1}
-  - id: B
-    process_time: {dist: exponential, mean: 1}
-"""
-SHORT = LONG.replace("30d", "600")
+LONG = machines("A", "B", name="long line", seed=2, horizon="30d", replications=4)
+SHORT = machines("A", "B", name="long line", seed=2, horizon=600, replications=4)
 
 
 def holder_pid(store: Path) -> int | None:

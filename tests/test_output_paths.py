@@ -5,20 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lines import one_machine
 from typer.testing import CliRunner
 
 from twin.cli import app
 
-LINE = """
-name: short
-horizon: 2000
-replications: 2
-retrofits:
-  - {id: bigger, changes: {stations.M.servers: 2}}
-stations:
-  - id: M
-    process_time: {dist: exponential, mean: 1}
-"""
+LINE = one_machine(name="short", horizon=2000, replications=2)
 
 
 @pytest.fixture
