@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lines import two_station
+from lines import priced_pair, two_station
 from typer.testing import CliRunner
 
 from scenarios.compare import (
@@ -391,21 +391,13 @@ def test_economics_of_a_plan_that_loses_money(
 
 # -- twin compare ---------------------------------------------------------------------------
 
-SMALL = """\
-name: small line
-seed: 3
-horizon: 4h
-replications: 5
-economics: {margin_per_good_part: 20}
-stations:
-  - id: M1
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 60s}
-    failures: {mtbf: {dist: exponential, mean: 1h}, mttr: {dist: exponential, mean: 10min}}
-  - id: M2
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 55s}
-retrofits:
+SMALL = priced_pair(
+    name="small line",
+    seed=3,
+    horizon="4h",
+    replications=5,
+    margin=20,
+    retrofits="""\
   - id: platform
     core: true
     capex: 10000
@@ -416,7 +408,8 @@ retrofits:
   - id: faster
     requires: [buffer]
     changes: {stations.M2.process_time: {scale: 0.8}}
-"""
+""",
+)
 
 RAN = re.compile(r"(\d+) replications run, (\d+) reused")
 

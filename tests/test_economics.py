@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lines import priced_pair
 from typer.testing import CliRunner
 
 from scenarios.compare import Comparison
@@ -245,21 +246,13 @@ def test_ranking_marks_plans_not_distinguishable_from_the_best(money: Scenario) 
 # A small priced line for the command: `same` changes nothing, costs nothing and lives as
 # long as `repairs`, so `repairs+same` is worth exactly what `repairs` is worth; `gold` costs
 # far more than it brings.
-PRICED = """\
-name: priced line
-seed: 3
-horizon: 3h
-replications: 3
-economics: {margin_per_good_part: 20}
-stations:
-  - id: M1
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 60s}
-    failures: {mtbf: {dist: exponential, mean: 1h}, mttr: {dist: exponential, mean: 10min}}
-  - id: M2
-    input_buffer: 0
-    process_time: {dist: exponential, mean: 55s}
-retrofits:
+PRICED = priced_pair(
+    name="priced line",
+    seed=3,
+    horizon="3h",
+    replications=3,
+    margin=20,
+    retrofits="""\
   - id: repairs
     capex: 10000
     lifetime_years: 5
@@ -271,7 +264,8 @@ retrofits:
     capex: 20000000
     lifetime_years: 3
     changes: {stations.M2.input_buffer: 1}
-"""
+""",
+)
 
 
 @pytest.fixture
