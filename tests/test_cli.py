@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from lines import invoke
 
 from scenarios.catalog import bundled
 from scenarios.loader import load
 from scenarios.overrides import override
-from twin.cli import app
 
 TWO_STATION = """\
 name: two-station line
@@ -81,10 +80,6 @@ STATION_FIGURES = (
     "bottleneck",
 )
 STATES = ("busy", "starved", "blocked", "down", "setup")
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
 
 
 def assert_figure(figure: Any, reps: int) -> None:

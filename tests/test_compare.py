@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lines import priced_pair, two_station
-from typer.testing import CliRunner
+from lines import invoke, priced_pair, two_station
 
 from scenarios.compare import (
     Comparison,
@@ -27,7 +26,6 @@ from scenarios.loader import loads
 from scenarios.retrofits import BASELINE, Plan, default_plans, parse_plan
 from scenarios.schema import Scenario
 from scenarios.store import Store
-from twin.cli import app
 
 HEADLINE = ("throughput_per_hour", "oee", "lead_time_s", "wip", "scrap_rate")
 
@@ -412,10 +410,6 @@ SMALL = priced_pair(
 )
 
 RAN = re.compile(r"(\d+) replications run, (\d+) reused")
-
-
-def invoke(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
 
 
 def rows(store: Path) -> list[tuple[str, int]]:

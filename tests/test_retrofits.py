@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from lines import invoke
 
 from scenarios.loader import load, validate
 from scenarios.retrofits import (
@@ -23,7 +23,6 @@ from scenarios.retrofits import (
     patch,
 )
 from scenarios.schema import Scenario
-from twin.cli import app
 from twin.errors import ScenarioError
 
 LINE = """\
@@ -79,10 +78,6 @@ DISTRIBUTIONS = [
     ({"dist": "weibull", "shape": 2.0, "scale": 80}, None),
     ({"dist": "empirical", "values": [20, 30, 60], "weights": [1, 1, 2]}, 42.5),
 ]
-
-
-def invoke(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.fixture

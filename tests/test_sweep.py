@@ -9,23 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lines import two_station
-from typer.testing import CliRunner
+from lines import invoke, two_station
 
 from scenarios.batch import evaluate_models
 from scenarios.figures import headline, neck_of
 from scenarios.loader import loads
 from scenarios.store import Store
 from scenarios.sweep import Param, model_at, parse_param, points
-from twin.cli import app
 from twin.errors import ScenarioError, UsageError
 from twin.stats import summarize
 
 LINE = two_station(name="sweep line", seed=8, horizon=1500, replications=3)
-
-
-def invoke(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from lines import invoke
 
 from scenarios.loader import loads
 from scenarios.warmup import detect, mser, wip_series
-from twin.cli import app
 from twin.durations import parse_duration
 
 # M1 feeds M2 faster than M2 works: the 50 places before M2 fill at 0.2 parts/s, so the WIP
@@ -32,10 +31,6 @@ stations:
     process_time: {{dist: {dist}: 1.25}}
 """
 CHOSEN = re.compile(r"warm-up chosen by MSER-5: (\S+)")
-
-
-def invoke(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.mark.parametrize("seed", range(5))
