@@ -8,19 +8,21 @@ from typing import Any
 import simpy
 
 from models.part import Part
-from models.station import Station
+from models.station import STATES, Station
+from twin.changes import Change, Changes
 from twin.stats import Tally, TimeAverage
-
-Trace = Callable[[float, str, str, int, str], None]
 
 
 class Line:
     """Owns the clock, the warm-up, WIP, lead times and the counts of parts in and out."""
 
-    def __init__(self, env: simpy.Environment, warmup: float, trace: Trace | None = None) -> None:
+    def __init__(
+        self, env: simpy.Environment, warmup: float, changes: Changes | None = None
+    ) -> None:
         self.env = env
         self.warmup = warmup
-        self.trace = trace
+        self.changes = Changes() if changes is None else changes
+        self.parts: dict[int, Part] = {}  # in the system, by id
         self.stations: dict[str, Station] = {}
         self.wip = TimeAverage(warmup)
         self.lead_time = Tally()
@@ -38,37 +40,53 @@ class Line:
         """A new part enters the system (it counts as WIP from now on)."""
         now = self.env.now
         part = Part(self.created, product, route, now)
+        self.parts[part.id] = part
         self.created += 1
         self.wip.add(1.0, now)
-        if self.trace is not None:
-            self.trace(now, "line", "create", part.id, product)
+        if self.changes.live:
+            self.changes(now, "line", "create", part.id, product)
         return part
 
     def finish(self, part: Part) -> None:
         """A good part leaves the line at the end of its route."""
         now = self.env.now
         self.finished += 1
+        del self.parts[part.id]
         self.wip.add(-1.0, now)
         if now >= self.warmup:
             self.good_after_warmup += 1
             if part.created >= self.warmup:
                 self.lead_time.add(now - part.created)
-        if self.trace is not None:
-            self.trace(now, "line", "finish", part.id, part.product)
+        if self.changes.live:
+            self.changes(now, "line", "finish", part.id, part.product)
 
     def scrap(self, part: Part, where: str) -> None:
         """A part is scrapped at ``where`` and leaves the line."""
         now = self.env.now
         self.scrapped += 1
+        del self.parts[part.id]
         self.wip.add(-1.0, now)
         if now >= self.warmup:
             self.scrap_after_warmup += 1
-        if self.trace is not None:
-            self.trace(now, where, "scrap", part.id, part.product)
+        if self.changes.live:
+            self.changes(now, where, "scrap", part.id, part.product)
 
     @property
     def in_system(self) -> int:
         return self.created - self.finished - self.scrapped
+
+    def snapshot(self) -> list[Change]:
+        """The whole current state as change records, for a late joiner: each machine's
+        state, each input buffer's level, and where each part in the system is. Applied to
+        an empty :class:`~twin.changes.Mirror`, it gives what the changes so far give."""
+        now = self.env.now
+        out: list[Change] = []
+        for station in self.stations.values():
+            for machine in station.machines:
+                out.append(Change(now, machine.scope, "state", -1, STATES[machine.clock.state]))
+            out.append(Change(now, station.buffer_scope, "level", -1, len(station.queue.items)))
+        out.extend(Change(now, p.where, "part", p.id, p.product) for p in self.parts.values())
+        return out
 
 
 class _Chooser:

@@ -80,16 +80,24 @@ class Station:
         self.ideal_time = 0.0
         self.waited = 0.0
         self.started = 0
+        self.buffer_scope = f"{sid}.buffer"
+        # Random streams keep the machine names they always had (common random numbers);
+        # change records name every machine by its index: TURN.0, TURN.1, ...
         names = [sid] if servers == 1 else [f"{sid}.{i}" for i in range(servers)]
-        self.machines = [Machine(self, name, failures) for name in names]
+        self.machines = [Machine(self, name, i, failures) for i, name in enumerate(names)]
+        if line.changes.live:
+            line.changes(env.now, self.buffer_scope, "level", -1, 0)
 
     def receive(self, part: Part) -> None:
         """Put ``part``, which already holds a place here, into the input buffer."""
         part.step += 1
         part.arrived = self.line.env.now
+        part.where = self.id
         self.queue.put(part)
-        if self.line.trace is not None:
-            self.line.trace(part.arrived, self.id, "arrive", part.id, part.product)
+        changes = self.line.changes
+        if changes.live:
+            changes(part.arrived, self.id, "arrive", part.id, part.product)
+            changes(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
 
     def release(self, part: Part) -> None:
         """Free the place ``part`` held here."""
@@ -120,11 +128,13 @@ class Station:
 class Machine:
     """One server of a station: takes parts, sets up, works, fails, and passes parts on."""
 
-    def __init__(self, station: Station, name: str, failures: Failures | None) -> None:
+    def __init__(self, station: Station, name: str, index: int, failures: Failures | None) -> None:
         line = station.line
         self.env = line.env
         self.station = station
         self.name = name
+        self.scope = f"{station.id}.{index}"
+        self.part: Part | None = None
         self.clock = StateClock(len(STATES), STARVED, line.warmup)
         self.base = STARVED
         self.down = False
@@ -165,19 +175,27 @@ class Machine:
         elif ACTIVE[clock.state]:
             self.idle_since = now
         clock.enter(state, now)
-        trace = self.station.line.trace
-        if trace is not None:
-            trace(now, self.name, "state", -1, STATES[state])
+        changes = self.station.line.changes
+        if changes.live:
+            changes(now, self.scope, "state", -1, STATES[state])
 
     def _fail(self) -> None:
         self.down = True
         if self.env.now >= self.clock.start:
             self.failures += 1
+        self._event("fail")
         self._enter(DOWN)
 
     def _repair(self) -> None:
         self.down = False
+        self._event("repair")
         self._enter(self.base)
+
+    def _event(self, kind: str) -> None:
+        changes = self.station.line.changes
+        if changes.live:
+            part = self.part
+            changes(self.env.now, self.scope, kind, -1 if part is None else part.id, "")
 
     # -- the machine's life ---------------------------------------------------------------
 
@@ -186,9 +204,14 @@ class Machine:
         st = self.station
         line = st.line
         warmup = line.warmup
+        changes = line.changes
         while True:
+            self.part = None
             self._state(STARVED)
             part: Part = yield st.queue.get()
+            self.part = part
+            if changes.live:
+                changes(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
             if env.now >= warmup:
                 st.waited += env.now - part.arrived
                 st.started += 1
@@ -200,15 +223,16 @@ class Machine:
                 yield from self._setup_work(setup.time())
             self.last_product = part.product
             self._state(BUSY)
-            if line.trace is not None:
-                line.trace(env.now, self.name, "start", part.id, part.product)
+            part.where = self.scope
+            if changes.live:
+                changes(env.now, self.scope, "start", part.id, part.product)
             yield from self._work(st.process[part.product]())
             if env.now >= warmup:
                 st.produced += 1
                 st.ideal_time += st.ideal_cycle[part.product]
             if st.scrap_draw is not None and st.scrap_draw() < st.scrap_rate:
                 st.release(part)
-                line.scrap(part, self.name)
+                line.scrap(part, self.scope)
                 continue
             if env.now >= warmup:
                 st.good += 1

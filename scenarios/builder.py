@@ -6,19 +6,24 @@ from collections.abc import Callable
 
 import simpy
 
-from models.line import Arrivals, Feeder, Line, Trace
+from models.line import Arrivals, Feeder, Line
 from models.station import Failures, Setup, Station
 from scenarios import schema
+from twin.changes import Changes
 from twin.distributions import Distribution
 from twin.streams import Sampler, Streams
 
 
 def build(
-    env: simpy.Environment, scenario: schema.Scenario, replication: int, trace: Trace | None = None
+    env: simpy.Environment,
+    scenario: schema.Scenario,
+    replication: int,
+    changes: Changes | None = None,
 ) -> Line:
-    """Construct the line of ``scenario`` for ``replication`` and start its processes."""
+    """Construct the line of ``scenario`` for ``replication`` and start its processes; its
+    changes go to ``changes`` (a fan-out that anyone may subscribe to), or nowhere."""
     streams = Streams(scenario.seed, replication)
-    line = Line(env, scenario.warmup, trace)
+    line = Line(env, scenario.warmup, changes)
     products = {p.id: p for p in scenario.products}
     entries = {p.route[0] for p in scenario.products} if scenario.saturated else set()
     for spec in scenario.stations:

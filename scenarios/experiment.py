@@ -14,6 +14,7 @@ import yaml
 from models.kpi import collect
 from scenarios.builder import build
 from scenarios.schema import Scenario
+from twin.changes import Changes
 from twin.files import atomic_open, write_atomic
 from twin.results import aggregate, flatten
 from twin.runner import OnDone, Outcome, run_tasks
@@ -25,9 +26,12 @@ def run_replication(
 ) -> dict[str, Any]:
     """Simulate one replication and return its KPIs (nested mappings of numbers)."""
     env = simpy.Environment()
+    changes = Changes()
     writer = TraceWriter(trace_path) if trace_path else None
+    if writer is not None:
+        changes.subscribe(writer)
     try:
-        line = build(env, scenario, replication, writer)
+        line = build(env, scenario, replication, changes)
         env.run(until=scenario.horizon)
         return collect(line, env.now)
     finally:

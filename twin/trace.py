@@ -1,7 +1,8 @@
-"""Event records and the Parquet trace writer.
+"""The Parquet trace: a subscriber of the change stream that keeps every change on disk.
 
-A trace row is one state change: ``(time, entity, kind, part, value)``. Rows are buffered
-and written to Parquet in batches, so a trace of a long run keeps memory flat.
+A trace row is one change: ``(time, entity, kind, part, value)``, the entity being the
+change's scope and the value its text. Rows are buffered and written to Parquet in batches,
+so a trace of a long run keeps memory flat.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from twin.changes import Change
 
 SCHEMA = pa.schema(
     [
@@ -34,7 +37,8 @@ class TraceRecord(NamedTuple):
 
 
 class TraceWriter:
-    """Appends records to a Parquet file, ``batch`` rows at a time."""
+    """Appends changes to a Parquet file, ``batch`` rows at a time (subscribe it to a
+    :class:`~twin.changes.Changes`)."""
 
     def __init__(self, path: str | Path, batch: int = 65536) -> None:
         self.path = Path(path)
@@ -44,8 +48,9 @@ class TraceWriter:
         self._writer = pq.ParquetWriter(self.path, SCHEMA)
         self.written = 0
 
-    def __call__(self, time: float, entity: str, kind: str, part: int, value: str) -> None:
-        self._rows.append(TraceRecord(time, entity, kind, part, value))
+    def __call__(self, change: Change) -> None:
+        time, scope, kind, part, value = change
+        self._rows.append(TraceRecord(time, scope, kind, part, str(value)))
         if len(self._rows) >= self._batch:
             self.flush()
 

@@ -1,0 +1,163 @@
+"""The change stream: records fanned out to subscribers, snapshots, and a mirror of both."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+
+import simpy
+
+from models.kpi import collect
+from models.line import Line
+from models.station import STATES
+from scenarios.builder import build
+from scenarios.experiment import run_replication
+from scenarios.schema import Scenario
+from twin.changes import Change, Changes, Mirror
+
+# Two servers, setups, failures of both bases, scrap, blocking, arrivals behind a full gate.
+LINE = """\
+name: observed
+seed: 11
+horizon: 3h
+products:
+  - id: A
+    route: [M1, M2, M3]
+  - id: B
+    route: [M1, M3]
+arrivals:
+  mix: {A: 0.6, B: 0.4}
+  interarrival: {dist: exponential, mean: 35s}
+stations:
+  - id: M1
+    servers: 2
+    input_buffer: 3
+    process_time: {dist: exponential, mean: 60s}
+    setup: {time: 15s}
+    failures: {mtbf: {dist: exponential, mean: 20min}, mttr: {dist: exponential, mean: 3min},
+               basis: calendar}
+  - id: M2
+    input_buffer: 1
+    process_time: {dist: gamma, mean: 40s, cv: 0.5}
+    scrap_rate: 0.1
+    failures: {mtbf: {dist: exponential, mean: 15min}, mttr: 2min}
+  - id: M3
+    input_buffer: 2
+    process_time: {dist: exponential, mean: 25s}
+"""
+
+
+def observed(scenario: Callable[[str], Scenario]) -> tuple[simpy.Environment, Line, list[Change]]:
+    """The line above, built with a list that receives every change."""
+    env = simpy.Environment()
+    changes = Changes()
+    seen: list[Change] = []
+    changes.subscribe(seen.append)
+    return env, build(env, scenario(LINE), 0, changes), seen
+
+
+def test_every_subscriber_gets_every_change_until_it_leaves() -> None:
+    """Two subscribers see the same records in order; one that unsubscribes sees no more."""
+    changes = Changes()
+    assert not changes.live
+    first: list[Change] = []
+    second: list[Change] = []
+    changes.subscribe(first.append)
+    leave = changes.subscribe(second.append)
+    assert changes.live
+    changes(1.0, "M1.0", "state", -1, "busy")
+    leave()
+    changes(2.0, "M1.buffer", "level", -1, 3)
+    assert first == [
+        Change(1.0, "M1.0", "state", -1, "busy"),
+        Change(2.0, "M1.buffer", "level", -1, 3),
+    ]
+    assert second == first[:1]
+    leave()  # twice is harmless
+    assert changes.live
+
+
+def test_observing_a_run_does_not_change_it(scenario: Callable[[str], Scenario]) -> None:
+    """The KPIs of a replication with a subscriber equal, to the bit, those without."""
+    env, line, seen = observed(scenario)
+    env.run(until=3 * 3600)
+    assert len(seen) > 1000
+    assert collect(line, env.now) == run_replication(scenario(LINE), 0)
+
+
+def test_a_snapshot_mirrors_every_change_so_far(scenario: Callable[[str], Scenario]) -> None:
+    """At any moment, a late joiner's mirror of the snapshot equals an early joiner's mirror."""
+    env = simpy.Environment()
+    changes = Changes()
+    early = Mirror()
+    changes.subscribe(early)
+    line = build(env, scenario(LINE), 0, changes)
+    for t in (0.5, 611.3, 1800.7, 4567.9, 9999.1):
+        env.run(until=t)
+        late = Mirror()
+        for change in line.snapshot():
+            late.apply(change)
+        assert late == early, t
+        assert len(late.parts) == line.in_system
+        machines = {m.scope: m for st in line.stations.values() for m in st.machines}
+        for scope, machine in machines.items():
+            assert late.levels[scope, "state"] == STATES[machine.clock.state]
+        for station in line.stations.values():
+            waiting = len(station.queue.items)
+            assert late.levels[f"{station.id}.buffer", "level"] == waiting
+            here = [p for p, (where, _) in late.parts.items() if where == station.id]
+            assert len(here) >= waiting  # the rest are on a machine, being set up
+
+
+def test_buffer_levels_move_one_part_at_a_time(scenario: Callable[[str], Scenario]) -> None:
+    """A buffer's level goes up or down by one part per record and never below zero."""
+    env, _, seen = observed(scenario)
+    env.run(until=3 * 3600)
+    levels: dict[str, int] = defaultdict(int)
+    for c in seen:
+        if c.kind == "level":
+            assert isinstance(c.value, int) and c.value >= 0
+            assert abs(c.value - levels[c.scope]) <= 1, c
+            levels[c.scope] = c.value
+    assert set(levels) == {"M1.buffer", "M2.buffer", "M3.buffer"}
+    assert max(levels.values()) <= 3
+
+
+def test_failures_and_repairs_alternate_and_match_the_kpis(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """Per machine: fail, repair, fail, ...; down in between; as many failures as counted."""
+    env, line, seen = observed(scenario)
+    env.run(until=3 * 3600)
+    last: dict[str, str] = {}
+    fails: dict[str, int] = defaultdict(int)
+    state: dict[str, str] = {}
+    for c in seen:
+        if c.kind == "state":
+            state[c.scope] = str(c.value)
+        elif c.kind in ("fail", "repair"):
+            assert last.get(c.scope, "repair") != c.kind, c
+            last[c.scope] = c.kind
+            fails[c.scope] += c.kind == "fail"
+        if c.kind == "state" and last.get(c.scope) == "fail":
+            assert c.value == "down", c  # a failed machine stays down until repaired
+    kpis = collect(line, env.now)
+    for sid, station in line.stations.items():
+        counted = sum(fails[m.scope] for m in station.machines)
+        assert counted == kpis["stations"][sid]["failures"]
+    assert fails["M1.0"] + fails["M1.1"] > 0 and fails["M2.0"] > 0
+
+
+def test_scopes_are_dotted_entity_names(scenario: Callable[[str], Scenario]) -> None:
+    """Machines are STATION.INDEX, buffers STATION.buffer, stations and the line by name."""
+    env, _, seen = observed(scenario)
+    env.run(until=3600)
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for c in seen:
+        kinds[c.kind].add(c.scope)
+    assert kinds["state"] == {"M1.0", "M1.1", "M2.0", "M3.0"}
+    assert kinds["level"] == {"M1.buffer", "M2.buffer", "M3.buffer"}
+    assert kinds["create"] == kinds["finish"] == {"line"}
+    assert kinds["arrive"] == {"M1", "M2", "M3"}
+    assert all(re.fullmatch(r"M\d\.\d", s) for s in kinds["start"] | kinds["scrap"])

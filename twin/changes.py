@@ -1,0 +1,110 @@
+"""The change stream: every change inside a replication as a small immutable record.
+
+Models emit a :class:`Change` for each thing that happens (a machine changes state, a buffer
+fills, a part is created, moves, finishes or is scrapped, a machine fails or is repaired, a
+command is applied, ...) to one :class:`Changes` fan-out per replication. Whoever wants them
+subscribes: the Parquet trace writer, the live bridge, a viewer, a test. Models never learn
+who listens, and components added later emit through the same door with their own scopes.
+
+A scope is a dotted entity name: ``TURN.0`` (machine 0 of station TURN), ``TURN`` (the
+station), ``TURN.buffer`` (its input buffer), ``line``. With no subscriber, emitting is
+skipped after one attribute test (``changes.live``), so an unobserved run pays nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+Value = str | int | float
+
+
+class Change(NamedTuple):
+    """One change of one entity at one simulated time. ``part`` is -1 when none is involved."""
+
+    time: float
+    scope: str
+    kind: str
+    part: int
+    value: Value
+
+
+Subscriber = Callable[[Change], None]
+
+
+class Changes:
+    """The fan-out of one replication's changes to any number of subscribers.
+
+    Emitters test ``live`` before building a record: ``if changes.live: changes(...)``.
+    """
+
+    __slots__ = ("_subscribers", "live")
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self.live = False
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Deliver every later change to ``subscriber``; returns a function that stops it."""
+        self._subscribers.append(subscriber)
+        self.live = True
+
+        def unsubscribe() -> None:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+            self.live = bool(self._subscribers)
+
+        return unsubscribe
+
+    def __call__(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
+        change = Change(time, scope, kind, part, value)
+        for subscriber in self._subscribers:
+            subscriber(change)
+
+    def emit(self, change: Change) -> None:
+        """Deliver a record made elsewhere (a snapshot, a command outcome)."""
+        for subscriber in self._subscribers:
+            subscriber(change)
+
+
+# Kinds whose value is the entity's current level or state; a later one replaces an earlier.
+LEVELS = frozenset({"state", "level"})
+# Kinds that say where a part now is (the scope); "part" is a snapshot's way of saying it.
+WHEREABOUTS = frozenset({"create", "arrive", "start", "part"})
+# Kinds after which a part is no longer in the system.
+DEPARTURES = frozenset({"finish", "scrap"})
+
+
+class Mirror:
+    """The state that a sequence of changes describes, kept by applying them in order.
+
+    ``levels`` maps (scope, kind) to the latest value of a level kind (a machine's state, a
+    buffer's level); ``parts`` maps each part in the system to (where it is, its product).
+    Other kinds (fail, repair, a command's outcome, ...) are events: they change no state.
+    A snapshot applied to an empty mirror equals the mirror of every change until then.
+    """
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        self.levels: dict[tuple[str, str], Value] = {}
+        self.parts: dict[int, tuple[str, str]] = {}
+
+    def apply(self, change: Change) -> None:
+        time, scope, kind, part, value = change
+        self.time = time
+        if kind in LEVELS:
+            self.levels[scope, kind] = value
+        elif kind in WHEREABOUTS:
+            self.parts[part] = (scope, str(value))
+        elif kind in DEPARTURES:
+            self.parts.pop(part, None)
+
+    def __call__(self, change: Change) -> None:
+        self.apply(change)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mirror):
+            return NotImplemented
+        return self.levels == other.levels and self.parts == other.parts
+
+    __hash__ = None  # type: ignore[assignment]
