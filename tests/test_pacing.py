@@ -1,0 +1,169 @@
+"""The pacing driver: fast, scaled real time, paused and stepped, lock-step; never a
+different result than the batch run. Wall time is a fake clock that only polls advance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import simpy
+
+from models.kpi import collect
+from scenarios.builder import build
+from scenarios.experiment import run_replication
+from scenarios.schema import Scenario
+from twin.errors import UsageError
+from twin.pacing import Pacer
+
+LINE = """\
+name: paced
+seed: 4
+horizon: 1h
+arrivals:
+  interarrival: {dist: exponential, mean: 50s}
+stations:
+  - id: M1
+    process_time: {dist: exponential, mean: 40s}
+    failures: {mtbf: {dist: exponential, mean: 20min}, mttr: 2min}
+  - id: M2
+    input_buffer: 2
+    process_time: {dist: gamma, mean: 30s, cv: 0.5}
+"""
+
+
+class Wall:
+    """A wall clock that moves only when the pacer waits (polls)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.polls = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def poll(self, timeout: float) -> None:
+        self.polls += 1
+        self.now += timeout
+
+
+def paced(
+    scenario: Callable[[str], Scenario], **options: object
+) -> tuple[Pacer, Wall, Callable[[], dict[str, object]]]:
+    model = scenario(LINE)
+    env = simpy.Environment()
+    line = build(env, model, 0)
+    wall = Wall()
+    pacer = Pacer(env, model.horizon, wall.poll, wall=wall, **options)  # type: ignore[arg-type]
+    return pacer, wall, lambda: collect(line, env.now)
+
+
+def test_a_fast_run_is_the_batch_run(scenario: Callable[[str], Scenario]) -> None:
+    """As fast as possible, event by event, with polls in between: the same KPIs to the bit."""
+    pacer, wall, kpis = paced(scenario, fast_poll_every=50)
+    pacer.run()
+    assert pacer.env.now == 3600.0
+    assert kpis() == run_replication(scenario(LINE), 0)
+    assert wall.polls > 5 and wall.now == 0.0  # polled, never waited
+
+
+def test_scaled_real_time_takes_horizon_over_speed(scenario: Callable[[str], Scenario]) -> None:
+    """At 60 simulated seconds per second, one simulated hour takes a minute of wall time."""
+    pacer, wall, kpis = paced(scenario, speed=60.0)
+    pacer.run()
+    assert wall.now == pytest.approx(60.0, abs=0.06)
+    assert pacer.lag < 0.05
+    assert kpis() == run_replication(scenario(LINE), 0)
+
+
+def test_a_run_that_cannot_keep_up_reports_its_lag(scenario: Callable[[str], Scenario]) -> None:
+    """When every event is already late, the pacer runs them at once and says how late."""
+    pacer, _, kpis = paced(scenario, speed=1000.0)
+    ticks = iter(range(10**9))
+    pacer.wall = lambda: float(next(ticks))  # a second of wall time per look at the clock
+    pacer.run()
+    assert pacer.lag > 10.0
+    assert kpis() == run_replication(scenario(LINE), 0)
+
+
+def test_changing_the_speed_reanchors_the_clock(scenario: Callable[[str], Scenario]) -> None:
+    """About ten minutes at 10x, then the rest at 100x: the wall time adds up piecewise."""
+    pacer, wall, _ = paced(scenario, speed=10.0)
+    poll = wall.poll
+    switched: list[tuple[float, float]] = []
+
+    def poll_and_speed_up(timeout: float) -> None:
+        poll(timeout)
+        if pacer.env.now >= 600.0 and pacer.speed == 10.0:
+            pacer.set_speed(100.0)
+            switched.append((pacer.env.now, wall.now))
+
+    pacer.poll = poll_and_speed_up
+    pacer.run()
+    (sim_at, wall_at) = switched[0]
+    assert wall_at == pytest.approx(sim_at / 10.0, abs=0.06)
+    assert wall.now == pytest.approx(wall_at + (3600.0 - sim_at) / 100.0, abs=0.06)
+
+
+def test_pause_step_and_resume(scenario: Callable[[str], Scenario]) -> None:
+    """Paused, the clock holds; a step runs one event or a duration; resumed, it finishes
+    with the same results as if never paused."""
+    pacer, wall, kpis = paced(scenario)
+    env = pacer.env
+    seen: list[float] = []
+    script = iter(["step", "step", "step600", "resume"])
+
+    def poll(timeout: float) -> None:
+        wall.poll(timeout)
+        seen.append(env.now)
+        if len(seen) % 3 == 0:  # the trainer acts every third poll
+            action = next(script, None)
+            if action == "step":
+                pacer.step(None)
+            elif action == "step600":
+                pacer.step(600.0)
+            elif action == "resume":
+                pacer.resume()
+
+    pacer.poll = poll
+    pacer.pause()
+    first = env.peek()
+    pacer.run()
+    assert seen[:3] == [0.0, 0.0, 0.0]  # held at 0 while paused
+    assert seen[3] == first  # one step: exactly the next event
+    assert seen[9] == pytest.approx(seen[6] + 600.0)
+    assert env.now == 3600.0
+    assert kpis() == run_replication(scenario(LINE), 0)
+
+
+def test_lockstep_waits_at_every_interval(scenario: Callable[[str], Scenario]) -> None:
+    """With lock-step 5 min, the barrier is met at 5, 10, ..., 55 min, the clock exactly
+    there each time; results equal the batch run."""
+    met: list[float] = []
+    pacer, _, kpis = paced(scenario, lockstep=300.0)
+
+    def check(t: float) -> None:
+        assert pacer.env.now == t
+        met.append(t)
+
+    pacer.barrier = check
+    pacer.run()
+    assert met == [300.0 * k for k in range(1, 12)]
+    assert kpis() == run_replication(scenario(LINE), 0)
+
+
+def test_stop_ends_the_run_early(scenario: Callable[[str], Scenario]) -> None:
+    """A stop heard at a poll ends the run where it is."""
+    pacer, _, _ = paced(scenario, fast_poll_every=10)
+    pacer.poll = lambda timeout: pacer.stop() if pacer.env.now > 900 else None
+    pacer.run()
+    assert 900 < pacer.env.now < 3600
+
+
+@pytest.mark.parametrize("speed", [0.0, -1.0, float("inf"), float("nan")])
+def test_a_bad_speed_is_refused(scenario: Callable[[str], Scenario], speed: float) -> None:
+    """The speed of the clock is a positive, finite factor."""
+    with pytest.raises(UsageError, match="speed must be a positive number"):
+        paced(scenario, speed=speed)
+    pacer, _, _ = paced(scenario)
+    with pytest.raises(UsageError, match="speed must be a positive number"):
+        pacer.set_speed(speed)

@@ -1,0 +1,166 @@
+"""The pacing driver: runs a simulation as fast as possible, in scaled real time, paused,
+step by step, or in lock-step, handing the time between events to its owner's I/O.
+
+A live run has one thread: the pacer advances the SimPy environment one event at a time and,
+whenever it has to wait (real time not yet reached, clock paused, a lock-step barrier),
+calls ``poll(timeout)``, where its owner (the bridge) serves its sockets and applies the
+commands that arrived. Commands therefore land between events, at a well-defined simulated
+time, and never race the simulation. ``poll`` is also called now and then in a fast run, so
+a pause or a stop is heard.
+
+Scaled real time: simulated second ``t`` is due at wall time ``start + (t - t0) / speed``,
+re-anchored whenever the speed changes or the clock resumes. When an event is already late,
+it runs at once and ``lag`` says by how much (seconds of wall time): the run cannot keep up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import simpy
+
+from twin.errors import UsageError
+
+Poll = Callable[[float], None]
+"""Serve I/O for at most this many seconds of wall time (may return earlier)."""
+
+
+@dataclass
+class Pacer:
+    """Drives ``env`` up to ``horizon``. ``speed`` None runs as fast as possible; a number
+    runs that many simulated seconds per wall second. ``lockstep`` (seconds) stops at each
+    multiple of it and calls ``barrier(t)``, which returns once every agent is ready."""
+
+    env: simpy.Environment
+    horizon: float
+    poll: Poll
+    speed: float | None = None
+    lockstep: float | None = None
+    barrier: Callable[[float], None] | None = None
+    wall: Callable[[], float] = time.monotonic
+    slice: float = 0.05  # longest wait between two polls, wall seconds
+    fast_poll_every: int = 2000  # events between two polls in a fast run
+    paused: bool = False
+    stopped: bool = False
+    lag: float = 0.0
+    _anchor: tuple[float, float] = (0.0, 0.0)  # (wall, sim) at the last re-anchoring
+    _steps: list[float | None] = field(default_factory=list)
+    _next_barrier: float = math.inf
+
+    def __post_init__(self) -> None:
+        if self.speed is not None:
+            _check_speed(self.speed)
+        if self.lockstep is not None:
+            if not (math.isfinite(self.lockstep) and self.lockstep > 0):
+                raise UsageError(f"lock-step interval must be positive, got {self.lockstep}")
+            self._next_barrier = self.env.now + self.lockstep
+        self._reanchor()
+
+    # -- controls (the clock commands of the door) ----------------------------------------
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self._steps.clear()
+        self._reanchor()
+
+    def step(self, duration: float | None) -> None:
+        """While paused: advance to the next event (None) or by ``duration`` seconds."""
+        self._steps.append(duration)
+
+    def set_speed(self, factor: float) -> None:
+        _check_speed(factor)
+        self.speed = factor
+        self._reanchor()
+
+    def reset(self, seed: int | None) -> None:
+        """A pacer cannot rebuild the line; its owner handles a reset and starts a new one."""
+        raise NotImplementedError("reset is handled by the owner of the run")
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Advance until the horizon (or ``stop``); then ``env.now`` is the horizon.
+
+        Events at exactly the horizon are not run, as in a batch run, so a paced run with
+        no commands gives the batch run's results to the bit.
+        """
+        env = self.env
+        count = 0
+        while not self.stopped and env.now < self.horizon:
+            if self.paused:
+                if self._steps:
+                    self._step_once(self._steps.pop(0))
+                else:
+                    self.poll(self.slice)
+                continue
+            nxt = env.peek()
+            due = min(nxt, self.horizon, self._next_barrier)
+            if self.speed is not None and not self._on_time(due):
+                continue
+            if nxt < min(self.horizon, self._next_barrier):
+                env.step()
+                count += 1
+                if self.speed is None and count % self.fast_poll_every == 0:
+                    self.poll(0.0)
+            elif self._next_barrier < self.horizon:
+                self._advance(self._next_barrier)
+                self._at_barrier()
+            else:
+                self._advance(self.horizon)
+
+    def _step_once(self, duration: float | None) -> None:
+        """One step of a paused clock: the next event, or ``duration`` seconds."""
+        env = self.env
+        if duration is None:
+            if env.peek() < self.horizon:
+                env.step()
+            else:
+                self._advance(self.horizon)
+        else:
+            self._advance(min(env.now + duration, self.horizon))
+
+    def _on_time(self, due: float) -> bool:
+        """Whether simulated time ``due`` has come; if not, poll for a while and say no."""
+        wall_start, sim_start = self._anchor
+        assert self.speed is not None
+        wait = wall_start + (due - sim_start) / self.speed - self.wall()
+        if wait > 0:
+            self.poll(min(wait, self.slice))
+            return False
+        self.lag = -wait
+        return True
+
+    def _advance(self, until: float) -> None:
+        """Run every event before ``until`` and move the clock there."""
+        env = self.env
+        while env.peek() < until:
+            env.step()
+        if until > env.now and math.isfinite(until):
+            env.run(until=until)
+
+    def _at_barrier(self) -> None:
+        t = self._next_barrier
+        assert self.lockstep is not None
+        self._next_barrier = t + self.lockstep
+        if self.barrier is not None:
+            self.barrier(t)
+        self._reanchor()
+
+    def _reanchor(self) -> None:
+        self._anchor = (self.wall(), self.env.now)
+
+
+def _check_speed(factor: float) -> None:
+    if not (math.isfinite(factor) and factor > 0):
+        raise UsageError(
+            f"speed must be a positive number of simulated seconds per second, got {factor}"
+        )
