@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scenarios.loader import validate
 from scenarios.schema import Scenario
+from scenarios.validation import validate
 
 FLAGS = {"replications": "--reps", "seed": "--seed", "horizon": "--horizon", "warmup": "--warmup"}
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios.loader import validate
 from scenarios.schema import Retrofit, Scenario
+from scenarios.validation import validate
 from twin.durations import parse_duration
 from twin.errors import Problem, ScenarioError, UsageError
 

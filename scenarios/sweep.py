@@ -13,9 +13,9 @@ import yaml
 
 from scenarios.batch import KPIs
 from scenarios.figures import bottleneck, levels
-from scenarios.loader import validate
 from scenarios.retrofits import PatchError, patch
 from scenarios.schema import Scenario
+from scenarios.validation import validate
 from twin.errors import Problem, ScenarioError, UsageError
 from twin.files import atomic_open
 
