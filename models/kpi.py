@@ -11,11 +11,13 @@ and descriptions), from its time elements mapped onto the machine states:
 - ADOT actual unit down time = starved (planned busy, but no part to work on);
 - AUPT actual unit processing time = APT + AUST; AUBT actual unit busy time = AUPT + ADET.
 
-So availability = APT / PBT: starved, blocked, down and setup time all lower it.
+So availability = APT / PBT: starved, blocked, down and setup time all lower it. Held and
+maintenance time are planned stops: decided, not lost, they leave PBT and lower nothing.
 
 Per station also the active-period bottleneck measure (Roser, Nakano and Tanaka, 2001): a
-machine is active while busy, down or in setup, inactive while starved or blocked; the
-station whose machines have the longest mean active period holds the line back.
+machine is active while busy, down or in setup, inactive while starved, blocked, held or in
+maintenance; the station whose machines have the longest mean active period holds the line
+back.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ from models.station import ACTIVE, STATES, Station
 
 # Bumped whenever the figures of a replication change (names, definitions): stored
 # replications of another version are run again rather than mixed with new ones.
-KPI_VERSION = 2
+KPI_VERSION = 3
 
-# States that are planned stops (off shift, breaks, planned maintenance, held): their time
-# leaves PBT. The model has none yet; a planned-stop state added later goes here.
-PLANNED_STOPS: frozenset[str] = frozenset()
+# States that are planned stops (held by a decision, planned maintenance; later off shift,
+# breaks): their time leaves PBT.
+PLANNED_STOPS: frozenset[str] = frozenset({"held", "maintenance"})
 
 
 def _ratio(num: float, den: float) -> float:
@@ -104,6 +106,7 @@ def station_kpis(station: Station, now: float) -> dict[str, Any]:
         "produced": float(station.produced),
         "good": float(station.good),
         "failures": float(sum(m.failures for m in station.machines)),
+        "maintenances": float(station.maintenances),
         "wait_s": _ratio(station.waited, station.started),
     }
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 import simpy
 
+from models.actions import positive_factor, shares
 from models.part import Part
 from models.station import STATES, Station
 from twin.changes import Change, Changes
@@ -24,6 +25,9 @@ class Line:
         self.changes = Changes() if changes is None else changes
         self.parts: dict[int, Part] = {}  # in the system, by id
         self.stations: dict[str, Station] = {}
+        # What feeds the line: random arrivals, or (a saturated line) one feeder per entry.
+        self.arrivals: Arrivals | None = None
+        self.feeders: list[Feeder] = []
         self.wip = TimeAverage(warmup)
         self.lead_time = Tally()
         self.created = 0
@@ -124,14 +128,29 @@ class Arrivals:
     ) -> None:
         self.line = line
         self.routes = routes
+        self.uniform = uniform
         self.choose = _Chooser(mix, uniform)
         self.interarrival = interarrival
+        # The arrival rate relative to the scenario's (``set_rate``).
+        self.rate = 1.0
+        line.arrivals = self
         line.env.process(self._run())
+
+    def set_rate(self, factor: float) -> None:
+        """Arrive ``factor`` times as fast as the scenario says (interarrival times divided
+        by it), from the next interarrival time drawn on."""
+        self.rate = positive_factor(factor, "a release rate factor")
+        _acted(self.line, "rate", f"{self.rate:g}")
+
+    def set_mix(self, mix: Mapping[str, float]) -> None:
+        """Choose the products of later arrivals by the shares of ``mix`` (normalised)."""
+        self.choose = _Chooser(shares(mix, self.routes, "the arrivals"), self.uniform)
+        _acted(self.line, "mix", _shown(mix))
 
     def _run(self) -> Generator[Any, Any, None]:
         env = self.line.env
         while True:
-            yield env.timeout(self.interarrival())
+            yield env.timeout(self.interarrival() / self.rate)
             product = self.choose()
             route = self.routes[product]
             part = self.line.create(product, route)
@@ -159,8 +178,17 @@ class Feeder:
         self.line = line
         self.entry = entry
         self.routes = routes
+        self.uniform = uniform
         self.choose = _Chooser(mix, uniform)
+        line.feeders.append(self)
         line.env.process(self._run())
+
+    def set_mix(self, mix: Mapping[str, float]) -> None:
+        """Choose the products of later entries by the shares of ``mix`` (normalised); it
+        names only products whose route begins at this feeder's station."""
+        known = [p for p, route in self.routes.items() if route[0] is self.entry]
+        self.choose = _Chooser(shares(mix, known, f"station {self.entry.id}"), self.uniform)
+        _acted(self.line, "mix", _shown(mix), self.entry.id)
 
     def _run(self) -> Generator[Any, Any, None]:
         gate = self.entry.gate
@@ -172,3 +200,13 @@ class Feeder:
             part = self.line.create(product, self.routes[product])
             part.token = token
             self.entry.receive(part)
+
+
+def _acted(line: Line, kind: str, value: str, scope: str = "line") -> None:
+    """Tell the change stream that an action was applied to ``scope``."""
+    if line.changes.live:
+        line.changes(line.env.now, scope, kind, -1, value)
+
+
+def _shown(mix: Mapping[str, float]) -> str:
+    return ",".join(f"{p}={w:g}" for p, w in mix.items())

@@ -15,16 +15,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import simpy
 
+from models.actions import (
+    BAD_PARAMETER,
+    NOT_ALLOWED_IN_STATE,
+    Refused,
+    positive_factor,
+    seconds_of,
+)
 from twin.stats import StateClock
 
 if TYPE_CHECKING:
     from models.line import Line
     from models.part import Part
 
-STATES = ("busy", "starved", "blocked", "down", "setup")
-BUSY, STARVED, BLOCKED, DOWN, SETUP = range(len(STATES))
+STATES = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance")
+BUSY, STARVED, BLOCKED, DOWN, SETUP, HELD, MAINTENANCE = range(len(STATES))
 # Active states of the active-period bottleneck method: the machine holds up the line.
-ACTIVE = (True, False, False, True, True)
+# Held and maintenance are decided stops, not the machine holding up the line.
+ACTIVE = (True, False, False, True, True, False, False)
 
 Draw = Callable[[], float]
 
@@ -80,6 +88,9 @@ class Station:
         self.ideal_time = 0.0
         self.waited = 0.0
         self.started = 0
+        self.held = False
+        # Process times of parts started from now on are multiplied by this (``set_speed``).
+        self.time_factor = 1.0
         self.buffer_scope = f"{sid}.buffer"
         # Random streams keep the machine names they always had (common random numbers);
         # change records name every machine by its index: TURN.0, TURN.1, ...
@@ -105,6 +116,43 @@ class Station:
             self.gate.release(part.token)
         part.token = None
 
+    # -- actions ----------------------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Stop taking parts: each machine finishes (and passes on) the part in hand, then
+        stays ``held`` until :meth:`unhold`. Parts waiting in the buffer stay there."""
+        if self.held:
+            raise Refused(NOT_ALLOWED_IN_STATE, f"station {self.id} is already held")
+        self.held = True
+        self._acted("hold", "")
+        for machine in self.machines:
+            machine.nudge()
+
+    def unhold(self) -> None:
+        """Take parts again after :meth:`hold` (the command ``release``)."""
+        if not self.held:
+            raise Refused(NOT_ALLOWED_IN_STATE, f"station {self.id} is not held")
+        self.held = False
+        self._acted("unhold", "")
+        for machine in self.machines:
+            machine.nudge()
+
+    def set_speed(self, factor: float) -> None:
+        """Multiply the process times of parts started from now on by ``factor`` (relative
+        to the scenario's); the ideal cycle, against which effectiveness is measured, stays."""
+        self.time_factor = positive_factor(factor, "a speed factor")
+        self._acted("speed", f"{self.time_factor:g}")
+
+    def _acted(self, kind: str, value: str) -> None:
+        changes = self.line.changes
+        if changes.live:
+            changes(self.line.env.now, self.id, kind, -1, value)
+
+    @property
+    def maintenances(self) -> int:
+        """Planned maintenance stops that began after the warm-up, all machines."""
+        return sum(m.maintenances for m in self.machines)
+
     def blocked_by(self) -> set[str]:
         """The stations this one waits for when every one of its machines is blocked."""
         if any(m.waiting_for is None for m in self.machines):
@@ -126,7 +174,11 @@ class Station:
 
 
 class Machine:
-    """One server of a station: takes parts, sets up, works, fails, and passes parts on."""
+    """One server of a station: takes parts, sets up, works, fails, and passes parts on.
+
+    Besides breaking down on its own, it can be acted on: held with its station, maintained
+    (:meth:`maintain`) and failed on purpose (:meth:`fail`).
+    """
 
     def __init__(self, station: Station, name: str, index: int, failures: Failures | None) -> None:
         line = station.line
@@ -140,14 +192,24 @@ class Machine:
         self.down = False
         self.working = False
         self.failures = 0
+        self.maintenances = 0
         self.activations = 0
         self.idle_since = -math.inf
         self.last_product: str | None = None
         self.waiting_for: Station | None = None
         self.repaired = self.env.event()
+        # The pending request for a part while starved, and the event a held machine waits
+        # for: an action wakes the machine through one of them (``nudge``).
+        self.get: simpy.events.Event | None = None
+        self.wake: simpy.events.Event | None = None
+        # Seconds of planned maintenance ordered or under way, else None.
+        self.maintenance: float | None = None
+        self.basis: str | None = None
+        self.generation = 0  # bumped by maintenance: a calendar failure clock restarts
         self._work: Callable[[float], Generator[Any, Any, None]] = self._plain
         self._setup_work = self._plain
         if failures is not None:
+            self.basis = failures.basis
             self.mtbf = failures.mtbf(name)
             self.mttr = failures.mttr(name)
             if failures.basis == "operating":
@@ -157,6 +219,61 @@ class Machine:
                 self._work = self._setup_work = self._calendar
                 self.env.process(self._breakdowns())
         self.proc = self.env.process(self._run())
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def maintain(self, duration: float) -> None:
+        """A planned stop of ``duration`` seconds once the machine has no part (at once if
+        starved or held); afterwards the machine is as good as new: its failure clock starts
+        afresh. It counts as a maintenance, not as a failure."""
+        seconds = seconds_of(duration, "a maintenance duration", zero=False)
+        if self.maintenance is not None:
+            reason = f"{self.scope} is already in or due for maintenance"
+            raise Refused(NOT_ALLOWED_IN_STATE, reason)
+        if self.down:
+            raise Refused(NOT_ALLOWED_IN_STATE, f"{self.scope} is down: repair comes first")
+        self.maintenance = seconds
+        self._acted("maintain", f"{seconds:g}")
+        self.nudge()
+
+    def fail(self, repair: float | None = None) -> None:
+        """Break down now, in whatever state, for ``repair`` seconds (drawn from the
+        machine's repair times when None). The part in process resumes after the repair; on
+        the operating basis the time to the next natural failure runs on where it was."""
+        if repair is None:
+            if self.basis is None:
+                raise Refused(
+                    BAD_PARAMETER,
+                    f"give a repair time: {self.scope} has no failure model to draw one from",
+                )
+        else:
+            repair = seconds_of(repair, "a repair time", zero=True)
+        if self.down:
+            raise Refused(NOT_ALLOWED_IN_STATE, f"{self.scope} is already down")
+        if self.clock.state == MAINTENANCE:
+            raise Refused(NOT_ALLOWED_IN_STATE, f"{self.scope} is in maintenance")
+        seconds = self.mttr() if repair is None else repair
+        self._fail()
+        if self.working:
+            self.proc.interrupt()
+        self.env.process(self._repair_after(seconds))
+
+    def nudge(self) -> None:
+        """Make a machine that waits for a part, or for its station to be unheld, look at
+        its orders again (hold, unhold, maintenance)."""
+        get = self.get
+        if get is not None and not get.triggered:
+            self.get = None
+            get.cancel()  # type: ignore[attr-defined]
+            self.proc.interrupt()
+        elif self.wake is not None:
+            wake, self.wake = self.wake, None
+            wake.succeed()
+
+    def _acted(self, kind: str, value: str) -> None:
+        changes = self.station.line.changes
+        if changes.live:
+            changes(self.env.now, self.scope, kind, -1, value)
 
     # -- states ---------------------------------------------------------------------------
 
@@ -190,6 +307,14 @@ class Machine:
         self.down = False
         self._event("repair")
         self._enter(self.base)
+        repaired = self.repaired
+        if repaired.callbacks:
+            self.repaired = self.env.event()
+            repaired.succeed()
+
+    def _repair_after(self, seconds: float) -> Generator[Any, Any, None]:
+        yield self.env.timeout(seconds)
+        self._repair()
 
     def _event(self, kind: str) -> None:
         changes = self.station.line.changes
@@ -207,8 +332,14 @@ class Machine:
         changes = line.changes
         while True:
             self.part = None
+            if st.held or self.maintenance is not None:
+                yield from self._stopped()
             self._state(STARVED)
-            part: Part = yield st.queue.get()
+            get = self.get = st.queue.get()
+            try:
+                part: Part = yield get
+            except simpy.Interrupt:
+                continue  # held, or maintenance ordered: see to it first
             self.part = part
             if changes.live:
                 changes(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
@@ -226,7 +357,7 @@ class Machine:
             part.where = self.scope
             if changes.live:
                 changes(env.now, self.scope, "start", part.id, part.product)
-            yield from self._work(st.process[part.product]())
+            yield from self._work(st.process[part.product]() * st.time_factor)
             if env.now >= warmup:
                 st.produced += 1
                 st.ideal_time += st.ideal_cycle[part.product]
@@ -255,27 +386,68 @@ class Machine:
             part.token = token
             nxt.receive(part)
 
+    def _stopped(self) -> Generator[Any, Any, None]:
+        """With no part in hand: maintenance when ordered, then held while the station is."""
+        while True:
+            if self.maintenance is not None:
+                yield from self._maintained(self.maintenance)
+            elif self.station.held:
+                self._state(HELD)
+                self.wake = self.env.event()
+                yield self.wake
+            else:
+                return
+
+    def _maintained(self, seconds: float) -> Generator[Any, Any, None]:
+        """A planned stop that leaves the machine as good as new."""
+        env = self.env
+        while self.down:  # failed at the very moment it was to stop: repair comes first
+            yield self.repaired
+        if env.now >= self.clock.start:
+            self.maintenances += 1
+        self.generation += 1  # a calendar failure due during maintenance does not happen
+        self._state(MAINTENANCE)
+        yield env.timeout(seconds)
+        self.maintenance = None
+        if self.basis == "operating":
+            self.ttf = self.mtbf()
+        elif self.basis == "calendar":
+            env.process(self._breakdowns())
+
     def _plain(self, work: float) -> Generator[Any, Any, None]:
-        yield self.env.timeout(work)
+        """Work for ``work`` seconds; a failure put on it pauses the work until repaired."""
+        env = self.env
+        while self.down:
+            yield self.repaired
+        start = env.now
+        self.working = True
+        try:
+            yield env.timeout(work)
+        except simpy.Interrupt:
+            self.working = False
+            yield from self._calendar(work - (env.now - start))
+        self.working = False
 
     def _operating(self, work: float) -> Generator[Any, Any, None]:
         """Work with failures counted in operating (processing) time: no interrupts needed."""
         env = self.env
         while work > self.ttf:
-            yield env.timeout(self.ttf)
+            yield from self._plain(self.ttf)
             work -= self.ttf
+            while self.down:  # a failure put on it just as the time to failure ran out
+                yield self.repaired
             self._fail()
             yield env.timeout(self.mttr())
             self._repair()
             self.ttf = self.mtbf()
         self.ttf -= work
-        yield env.timeout(work)
+        yield from self._plain(work)
 
     def _calendar(self, work: float) -> Generator[Any, Any, None]:
-        """Work that a calendar-time failure interrupts; the rest resumes after repair."""
+        """Work that a failure interrupts; the rest resumes after repair."""
         env = self.env
         while work > 0:
-            if self.down:
+            while self.down:
                 yield self.repaired
             start = env.now
             self.working = True
@@ -288,13 +460,17 @@ class Machine:
                 self.working = False
 
     def _breakdowns(self) -> Generator[Any, Any, None]:
+        """Failures in calendar time, until a maintenance starts a fresh failure clock."""
         env = self.env
+        generation = self.generation
         while True:
             yield env.timeout(self.mtbf())
+            while self.down:  # a failure put on it is under repair: this one follows
+                yield self.repaired
+            if generation != self.generation:
+                return
             self._fail()
             if self.working:
                 self.proc.interrupt()
             yield env.timeout(self.mttr())
             self._repair()
-            repaired, self.repaired = self.repaired, env.event()
-            repaired.succeed()

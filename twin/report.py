@@ -11,7 +11,7 @@ from rich.table import Table
 
 from twin.tables import print_table
 
-STATE_COLUMNS = ("busy", "starved", "blocked", "down", "setup")
+STATE_COLUMNS = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance")
 OEE_COLUMNS = ("availability", "effectiveness", "quality_ratio")
 MORE_COLUMNS = (
     ("utilisation efficiency", "utilisation_efficiency"),
