@@ -11,7 +11,7 @@ from typing import Any
 import simpy
 import yaml
 
-from models.kpi import collect
+from models.kpi import collect as collect  # re-exported for live runs
 from scenarios.builder import build
 from scenarios.schema import Scenario
 from twin.changes import Changes

@@ -1,0 +1,288 @@
+"""The live server: one replication of a scenario, paced, streamed over ZeroMQ, commanded.
+
+One thread owns everything: the :class:`~twin.pacing.Pacer` advances the simulation and,
+whenever it waits, calls :meth:`Server._poll`, which serves the sockets: new subscriptions
+on the XPUB stream socket, and requests on the ROUTER control socket (snapshots, commands).
+Changes of the line are published as they happen. docs/protocol.md specifies the messages.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+import zmq
+
+from bridges.wire import (
+    CHANNELS,
+    MAX_REQUEST,
+    Codec,
+    change_body,
+    channel_of,
+    frames,
+)
+from scenarios.builder import build
+from scenarios.commands import Door, Role, command_schema
+from scenarios.experiment import collect
+from scenarios.overrides import override
+from scenarios.schema import Scenario
+from twin.changes import Change, Changes
+from twin.pacing import Pacer
+
+SNAPSHOT_CHUNK = 500  # records per snapshot reply
+ROLES = ("viewer", "agent", "trainer")
+
+
+@dataclass
+class Settings:
+    """How to serve: addresses, codec, pace, and how many subscribers to wait for."""
+
+    pub: str = "tcp://127.0.0.1:5556"
+    ctl: str = "tcp://127.0.0.1:5557"
+    codec: Codec = "json"
+    speed: float | None = None  # None: as fast as possible
+    lockstep: float | None = None
+    wait: int = 0
+    heartbeat: float = 0.5  # seconds of wall time between heartbeats
+    hwm: int = 100_000  # messages queued per subscriber before ZeroMQ drops for it
+    role: Role = "trainer"  # the role of every client when no keys are used
+
+
+class Server:
+    """Serves ``scenario`` (replication 0) until its horizon, a stop, or Ctrl-C."""
+
+    def __init__(self, scenario: Scenario, settings: Settings | None = None) -> None:
+        self.scenario = scenario
+        self.settings = settings or Settings()
+        self.ctx = zmq.Context()
+        self.pub = self.ctx.socket(zmq.XPUB)
+        self.pub.setsockopt(zmq.SNDHWM, self.settings.hwm)
+        self.pub.setsockopt(zmq.LINGER, 500)
+        self.ctl = self.ctx.socket(zmq.ROUTER)
+        self.ctl.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.ctl.setsockopt(zmq.LINGER, 500)
+        self.ctl.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST)
+        self.pub.bind(self.settings.pub)
+        self.ctl.bind(self.settings.ctl)
+        # The bound addresses (a port given as * is chosen by the system).
+        self.pub_address = self.pub.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.ctl_address = self.ctl.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.poller = zmq.Poller()
+        self.poller.register(self.pub, zmq.POLLIN)
+        self.poller.register(self.ctl, zmq.POLLIN)
+        self.epoch = 0
+        self.subscriptions = 0
+        self.refused = 0
+        self.applied: list[dict[str, Any]] = []
+        self._last_beat = 0.0
+        self._rebirth = False
+        self._start(scenario)
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def _start(self, scenario: Scenario) -> None:
+        """A new epoch: the line built afresh, sequence numbers from 0, a birth message."""
+        self.model = scenario
+        self.seq = dict.fromkeys(CHANNELS, 0)
+        self.env = simpy.Environment()
+        self.changes = Changes()
+        self.line = build(self.env, scenario, 0, self.changes)
+        self.changes.subscribe(self._publish)
+        s = self.settings
+        self.pacer = Pacer(
+            self.env, scenario.horizon, self._poll, speed=s.speed, lockstep=s.lockstep
+        )
+        self.door = Door(self.line, clock=self)
+        self._reset_to: int | None = None
+        if self.epoch > 0:
+            self._send("birth", None, self.birth())
+
+    def run(self) -> dict[str, Any]:
+        """Serve until the horizon; return the KPIs of the run. Always sends death."""
+        try:
+            self._wait_for_subscribers()
+            self._send("birth", None, self.birth())
+            while True:
+                self.pacer.run()
+                if self._reset_to is None:
+                    break
+                seed = self._reset_to
+                self.applied.extend(self.door.applied)
+                self.epoch += 1
+                self._start(override(self.model, {"seed": seed}))
+            self.applied.extend(self.door.applied)
+            return collect(self.line, self.env.now)
+        finally:
+            self._send("death", None, {"sim_t": self.env.now, "reason": "end"})
+            self.close()
+
+    def close(self) -> None:
+        self.pub.close()
+        self.ctl.close()
+        self.ctx.term()
+
+    def _wait_for_subscribers(self) -> None:
+        while self.subscriptions < self.settings.wait:
+            self._poll(0.05)
+
+    # -- the clock controls the door hands on ---------------------------------------------
+
+    def pause(self) -> None:
+        self.pacer.pause()
+
+    def resume(self) -> None:
+        self.pacer.resume()
+
+    def step(self, duration: float | None) -> None:
+        self.pacer.step(duration)
+
+    def set_speed(self, factor: float) -> None:
+        self.pacer.set_speed(factor)
+
+    def reset(self, seed: int | None) -> None:
+        """End this epoch at once and start the line again, same or new seed."""
+        self._reset_to = self.model.seed if seed is None else seed
+        self.pacer.stop()
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def _publish(self, change: Change) -> None:
+        self._send(channel_of(change), change.scope, change_body(change))
+
+    def _send(self, channel: str, entity: str | None, body: Any) -> None:
+        self.seq[channel] += 1
+        parts = frames(
+            channel, entity, body, self.epoch, self.seq[channel], self.env.now, self.settings.codec
+        )
+        self.pub.send_multipart(parts, flags=zmq.NOBLOCK)
+
+    def birth(self) -> dict[str, Any]:
+        """What the line is: its entities, their kinds and metrics, and the commands."""
+        entities: list[dict[str, Any]] = [{"scope": "line", "kind": "line"}]
+        for st in self.line.stations.values():
+            entities.append({"scope": st.id, "kind": "station", "machines": len(st.machines)})
+            entities.append(
+                {"scope": st.buffer_scope, "kind": "buffer", "metrics": {"level": "parts"}}
+            )
+            entities.extend(
+                {"scope": m.scope, "kind": "machine", "metrics": {"state": "state"}}
+                for m in st.machines
+            )
+        return {
+            "scenario": self.model.name,
+            "horizon": self.model.horizon,
+            "seed": self.model.seed,
+            "entities": entities,
+            "commands": command_schema(),
+            # The current values of everything (as Sparkplug's birth certificates carry
+            # them), and the last seq of each channel they stand for.
+            "seq": dict(self.seq),
+            "snapshot": [change_body(c) for c in self.line.snapshot()],
+        }
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat < self.settings.heartbeat:
+            return
+        self._last_beat = now
+        body = {
+            "last_seq": dict(self.seq),
+            "lag": self.pacer.lag,
+            "paused": self.pacer.paused,
+            "subscriptions": self.subscriptions,
+            "refused": self.refused,
+        }
+        self._send("hb", None, body)
+
+    # -- serving the sockets --------------------------------------------------------------
+
+    def _poll(self, timeout: float) -> None:
+        events = dict(self.poller.poll(timeout=max(0, int(timeout * 1000))))
+        if self.pub in events:
+            self._subscriptions()
+            if self._rebirth and self.subscriptions >= self.settings.wait:
+                self._rebirth = False  # a newcomer learns what the line is (Sparkplug's rebirth)
+                self._send("birth", None, self.birth())
+        if self.ctl in events:
+            for _ in range(100):  # bounded: the run goes on under a flood
+                try:
+                    parts = self.ctl.recv_multipart(flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._request(parts)
+        self._heartbeat()
+
+    def _subscriptions(self) -> None:
+        while True:
+            try:
+                message = self.pub.recv(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if message[:1] == b"\x01":
+                self.subscriptions += 1
+                self._rebirth = True
+            elif message[:1] == b"\x00":
+                self.subscriptions = max(0, self.subscriptions - 1)
+
+    def _request(self, parts: list[bytes]) -> None:
+        identity = parts[0]
+        reply = self._answer(parts[1:])
+        for body in reply:
+            try:
+                self.ctl.send_multipart([identity, json.dumps(body).encode()], flags=zmq.NOBLOCK)
+            except zmq.ZMQError:
+                return  # the client is gone, or not reading: never wait for it
+
+    def _answer(self, frames_: list[bytes]) -> list[dict[str, Any]]:
+        try:
+            if len(frames_) != 1:
+                raise ValueError(f"a request is one frame, got {len(frames_)}")
+            request = json.loads(frames_[0])
+            if not isinstance(request, dict):
+                raise ValueError("a request is a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.refused += 1
+            return [{"type": "error", "code": "invalid", "reasons": [str(exc)[:200]]}]
+        handlers: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
+            "snapshot": self._snapshot,
+            "command": self._command,
+            "birth": lambda _: [{"type": "birth", "epoch": self.epoch, **self.birth()}],
+        }
+        kind = request.get("type")
+        handler = handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            self.refused += 1
+            known = ", ".join(handlers)
+            return [
+                {"type": "error", "code": "invalid", "reasons": [f"type must be one of: {known}"]}
+            ]
+        return handler(request)
+
+    def _snapshot(self, _: dict[str, Any]) -> list[dict[str, Any]]:
+        records = [change_body(c) for c in self.line.snapshot()]
+        chunks = [records[i : i + SNAPSHOT_CHUNK] for i in range(0, len(records), SNAPSHOT_CHUNK)]
+        chunks = chunks or [[]]
+        return [
+            {
+                "type": "snapshot",
+                "epoch": self.epoch,
+                "seq": dict(self.seq),
+                "sim_t": self.env.now,
+                "chunk": i,
+                "of": len(chunks),
+                "records": chunk,
+            }
+            for i, chunk in enumerate(chunks)
+        ]
+
+    def _command(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        reply = self.door.submit(request.get("command"), self.settings.role)
+        if not reply.ok and reply.code == "invalid":
+            self.refused += 1
+        answer = {"type": "reply", **reply.to_dict()}
+        self._send("event", "commands", answer)
+        return [answer]

@@ -1,0 +1,253 @@
+"""The live bridge on real ZeroMQ sockets (127.0.0.1, ports chosen by the system); every
+loop is bounded in time and stops by itself."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import simpy
+import zmq
+
+from bridges.server import Server, Settings
+from bridges.wire import change_of, parse
+from scenarios.builder import build
+from scenarios.experiment import run_replication
+from scenarios.schema import Scenario
+from twin.changes import Change, Changes, Mirror
+
+LINE = """\
+name: served
+seed: 8
+horizon: 1h
+arrivals:
+  interarrival: {dist: exponential, mean: 45s}
+stations:
+  - id: M1
+    servers: 2
+    input_buffer: 4
+    process_time: {dist: exponential, mean: 70s}
+    failures: {mtbf: {dist: exponential, mean: 15min}, mttr: 2min}
+  - id: M2
+    input_buffer: 2
+    process_time: {dist: gamma, mean: 35s, cv: 0.5}
+    scrap_rate: 0.05
+"""
+LOOPBACK = "tcp://127.0.0.1:*"
+DEADLINE = 60.0  # seconds: no test waits longer than this for a server
+
+
+class Served:
+    """A server running in its own thread; its addresses, and its KPIs once it ends."""
+
+    def __init__(self, scenario: Scenario, settings: Settings) -> None:
+        self.ready = threading.Event()
+        self.kpis: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.server: Server | None = None
+        self.thread = threading.Thread(target=self._run, args=(scenario, settings), daemon=True)
+        self.thread.start()
+        assert self.ready.wait(DEADLINE), "the server did not start"
+
+    def _run(self, scenario: Scenario, settings: Settings) -> None:
+        try:
+            self.server = Server(scenario, settings)
+            self.ready.set()
+            self.kpis = self.server.run()
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            self.error = exc
+            self.ready.set()
+
+    @property
+    def pub(self) -> str:
+        assert self.server is not None, self.error
+        return self.server.pub_address
+
+    @property
+    def ctl(self) -> str:
+        assert self.server is not None, self.error
+        return self.server.ctl_address
+
+    def join(self) -> dict[str, Any]:
+        self.thread.join(DEADLINE)
+        assert not self.thread.is_alive(), "the server did not finish"
+        assert self.error is None, self.error
+        assert self.kpis is not None
+        return self.kpis
+
+
+@contextmanager
+def sockets() -> Iterator[zmq.Context[Any]]:
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        yield ctx
+    finally:
+        ctx.destroy(linger=0)
+
+
+def subscriber(ctx: zmq.Context[Any], address: str) -> zmq.Socket[Any]:
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(address)
+    return sub
+
+
+def receive_all(sub: zmq.Socket[Any]) -> list[tuple[str, dict[str, Any], Any]]:
+    """Every message until death (or the deadline)."""
+    out = []
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        if sub.poll(200):
+            topic, head, body = parse(sub.recv_multipart())
+            out.append((topic, head, body))
+            if topic == "death/":
+                return out
+    pytest.fail("no death message before the deadline")
+
+
+def batch_changes(model: Scenario) -> list[Change]:
+    """The changes of a batch run once its line is built (what the server streams)."""
+    env = simpy.Environment()
+    changes = Changes()
+    seen: list[Change] = []
+    build(env, model, 0, changes)
+    changes.subscribe(seen.append)
+    env.run(until=model.horizon)
+    return seen
+
+
+def mirror(messages: list[tuple[str, dict[str, Any], Any]]) -> Mirror:
+    """A client's mirror: the birth's snapshot, then the state updates after its seq."""
+    out = Mirror()
+    since = 0
+    for topic, head, body in messages:
+        if topic == "birth/":
+            out = Mirror()
+            for record in body["snapshot"]:
+                out.apply(change_of(record))
+            since = body["seq"]["state"]
+        elif topic.startswith("state/") and head["seq"] > since:
+            out.apply(change_of(body))
+    return out
+
+
+def test_a_subscriber_gets_the_whole_run_in_order(scenario: Callable[[str], Scenario]) -> None:
+    """Birth first, death last, every change of the run on its channel with seq 1, 2, 3, ...;
+    the served run gives the batch run's KPIs and changes."""
+    model = scenario(LINE)
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1))
+        sub = subscriber(ctx, served.pub)
+        messages = receive_all(sub)
+    assert served.join() == run_replication(model, 0)
+    assert messages[0][0] == "birth/" and messages[-1][0] == "death/"
+    birth = messages[0][2]
+    assert {e["scope"] for e in birth["entities"] if e["kind"] == "machine"} == {
+        "M1.0",
+        "M1.1",
+        "M2.0",
+    }
+    assert "maintain" in json.dumps(birth["commands"])
+    last: dict[str, int] = {}
+    streamed: list[Change] = []
+    for topic, head, body in messages:
+        channel = topic.split("/")[0]
+        assert head["seq"] == last.get(channel, 0) + 1, (topic, head)
+        assert head["epoch"] == 0 and head["codec"] == "json"
+        last[channel] = head["seq"]
+        if channel in ("state", "event") and topic != "event/commands/":
+            assert topic == f"{channel}/{body['scope']}/"
+            streamed.append(change_of(body))
+    assert streamed == batch_changes(model)
+    final = Mirror()
+    changes = Changes()
+    changes.subscribe(final)
+    env = simpy.Environment()
+    build(env, model, 0, changes)
+    env.run(until=model.horizon)
+    assert mirror(messages) == final  # the birth's snapshot stands for what came before
+
+
+def test_a_late_joiner_mirrors_what_an_early_one_sees(scenario: Callable[[str], Scenario]) -> None:
+    """Subscribe, ask for a snapshot, apply later state updates only: the same mirror."""
+    model = scenario(LINE)
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=1800.0))
+        early_sub = subscriber(ctx, served.pub)
+        late = Mirror()
+        time.sleep(0.5)  # the run is under way
+        late_sub = subscriber(ctx, served.pub)
+        # The Clone pattern: the subscription is live (a first message came) before the
+        # snapshot is asked for; what arrives meanwhile is kept and filtered by seq.
+        assert late_sub.poll(int(DEADLINE * 1000)), "nothing streamed"
+        kept = [parse(late_sub.recv_multipart())]
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.connect(served.ctl)
+        dealer.send(json.dumps({"type": "snapshot"}).encode())
+        chunks: list[dict[str, Any]] = []
+        while not chunks or len(chunks) < chunks[0]["of"]:
+            assert dealer.poll(int(DEADLINE * 1000)), "no snapshot"
+            chunks.append(json.loads(dealer.recv()))
+        since = chunks[0]["seq"]["state"]
+        assert 0 < chunks[0]["sim_t"] < 3600.0
+        for chunk in chunks:
+            for record in chunk["records"]:
+                late.apply(change_of(record))
+        early = mirror(receive_all(early_sub))
+        for topic, head, body in kept + receive_all(late_sub):
+            if topic.startswith("state/") and head["seq"] > since:
+                late.apply(change_of(body))
+    served.join()
+    assert late == early
+    assert len(early.levels) == 5  # three machines, two buffers
+
+
+def test_hostile_control_messages_change_nothing(scenario: Callable[[str], Scenario]) -> None:
+    """A thousand malformed requests are refused and counted; the results are untouched."""
+    model = scenario(LINE)
+    junk: list[list[bytes]] = [
+        [b"not json"],
+        [b"[1, 2, 3]"],
+        [b'{"type": "nonsense"}'],
+        [b'{"type": 5}'],
+        [b"\xff\xfe\x00"],
+        [b"{}", b"{}"],
+        [b'{"type": "command", "command": {"action": "fail"}}'],
+        [b'{"type": "command", "command": {"cmd_id": "x", "action": "hold", "target": "M9"}}'],
+    ]
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=3600.0))
+        sub = subscriber(ctx, served.pub)
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.SNDHWM, 10_000)
+        dealer.connect(served.ctl)
+        for i in range(1000):
+            dealer.send_multipart(junk[i % len(junk)])
+        messages = receive_all(sub)
+        answers = []
+        while dealer.poll(100):
+            answers.append(json.loads(dealer.recv()))
+    assert served.join() == run_replication(model, 0)
+    beats = [body for topic, _, body in messages if topic == "hb/"]
+    assert beats and beats[-1]["refused"] >= 600
+    assert all(a.get("ok") is not True for a in answers)
+    codes = {a.get("code") for a in answers}
+    assert {"invalid", "unknown_target"} <= codes
+
+
+def test_a_subscriber_that_dies_does_not_stop_the_run(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """A subscriber closed mid-stream: the run goes on and ends normally."""
+    model = scenario(LINE)
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=7200.0))
+        sub = subscriber(ctx, served.pub)
+        assert sub.poll(int(DEADLINE * 1000))
+        sub.close(linger=0)
+    assert served.join() == run_replication(model, 0)
