@@ -524,6 +524,112 @@ def scenarios_command() -> None:
     print_table(out, table)
 
 
+@app.command("serve")
+def serve_command(
+    scenario: ScenarioArg,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="Serve the line with these retrofits.")
+    ] = None,
+    seed: Seed = None,
+    horizon: Horizon = None,
+    speed: Annotated[
+        float | None, typer.Option(help="Simulated seconds per wall second (default: fast).")
+    ] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="As fast as possible (default).")] = False,
+    lockstep: Annotated[
+        str | None, typer.Option(help="Advance this much simulated time at a time, e.g. 1min.")
+    ] = None,
+    wait: Annotated[int, typer.Option(help="Hold the clock at 0 until N subscribers.")] = 0,
+    pub: Annotated[str, typer.Option(help="Stream (XPUB) address.")] = "tcp://127.0.0.1:5556",
+    ctl: Annotated[str, typer.Option(help="Control (ROUTER) address.")] = "tcp://127.0.0.1:5557",
+    codec: Annotated[str, typer.Option(help="Body encoding: json or msgpack.")] = "json",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Keep the run here.")] = None,
+) -> None:
+    """Run replication 0 live: stream its changes over ZeroMQ and take commands
+    (docs/protocol.md)."""
+    from bridges.server import Settings
+    from scenarios.overrides import override
+    from scenarios.retrofits import apply, parse_plan
+
+    try:
+        if speed is not None and fast:
+            raise UsageError("options --speed and --fast: give one, not both")
+        if speed is not None and not (0 < speed < float("inf")):
+            raise UsageError(f"option --speed: must be a positive number, got {speed}")
+        if codec not in ("json", "msgpack"):
+            raise UsageError(f"option --codec: json or msgpack, got {codec!r}")
+        checks.between("--wait", wait, 0, 1000, "subscribers")
+        step = checks.duration("--lockstep", lockstep)
+        if step == 0:
+            raise UsageError("option --lockstep: must be a positive duration")
+        _writable("--out", out_dir, folder=True)
+        model = _load(scenario, None, seed, horizon, None)
+        if plan is not None:
+            chosen = parse_plan(model, plan)
+            model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
+        settings = Settings(pub=pub, ctl=ctl, codec="msgpack" if codec == "msgpack" else "json")
+        settings.speed, settings.lockstep, settings.wait = speed, step, wait
+        server = _bind(model, settings)
+    except TwinError as exc:
+        _user_error(exc)
+    for name, address in (("--pub", server.pub_address), ("--ctl", server.ctl_address)):
+        if not _loopback(address):
+            err.print(
+                f"warning: option {name}: {address} is reachable from other machines and "
+                "the bridge sends in the clear",
+                highlight=False,
+                markup=False,
+            )
+    err.print(
+        f"serving {model.name!r}: stream {server.pub_address}, control {server.ctl_address}",
+        highlight=False,
+        markup=False,
+    )
+    try:
+        kpis = server.run()
+    except KeyboardInterrupt:
+        err.print("interrupted: death sent, run stopped", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _keep_served(model, kpis, server.applied, out_dir)
+
+
+def _bind(model: Scenario, settings: Any) -> Any:
+    """The server, its sockets bound; an address in use or malformed is a usage error."""
+    import zmq
+
+    from bridges.server import Server
+
+    try:
+        return Server(model, settings)
+    except zmq.ZMQError as exc:
+        raise UsageError(f"option --pub/--ctl: cannot bind: {exc}") from None
+
+
+def _loopback(address: str) -> bool:
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def _keep_served(
+    model: Scenario, kpis: dict[str, Any], applied: list[dict[str, Any]], out_dir: Path | None
+) -> None:
+    """Print the served run's tables; with --out, keep what `twin run --out` keeps, and the
+    commands it applied (commands.json)."""
+    from scenarios.experiment import RunResult
+    from twin.report import print_summary
+    from twin.runner import Outcome
+
+    result = RunResult(model.model_copy(update={"replications": 1}), Outcome(1, {0: kpis}))
+    print_summary(out, result.summary())
+    if out_dir is not None:
+        try:
+            result.write_dir(out_dir)
+            write_atomic(out_dir / "commands.json", json.dumps(applied, indent=2) + "\n")
+        except OSError as exc:
+            err.print(f"error: could not write the results: {exc}", highlight=False, markup=False)
+            raise typer.Exit(EXIT_FAILED) from None
+
+
 @app.command("schema")
 def schema_command(
     out_path: Annotated[

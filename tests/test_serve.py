@@ -1,0 +1,85 @@
+"""`twin serve` end to end: a real server process, and a client written from
+docs/protocol.md alone (raw pyzmq, no project import), on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import zmq
+
+CLIENT = Path(__file__).parent / "clients" / "minimal_client.py"
+TWIN = [sys.executable, "-c", "from twin.cli import main; main()"]
+SERVING = re.compile(r"stream (tcp://\S+), control (tcp://\S+)")
+
+
+def serve(*args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Start `twin serve` on system-chosen loopback ports; its process and addresses."""
+    proc = subprocess.Popen(
+        [*TWIN, "serve", *args, "--pub", "tcp://127.0.0.1:*", "--ctl", "tcp://127.0.0.1:*"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()  # bounded: the server prints this line first, or exits
+    match = SERVING.search(line)
+    if match is None:
+        proc.kill()
+        raise AssertionError(f"no serving line: {line!r} {proc.communicate(timeout=30)}")
+    return proc, match.group(1), match.group(2)
+
+
+def test_a_protocol_only_client_syncs_mirrors_and_commands(tmp_path: Path) -> None:
+    """The minimal client syncs from a snapshot, mirrors the line, has a hold acknowledged;
+    the server ends at the horizon, exit 0, and keeps the run and its commands."""
+    out = tmp_path / "served"
+    proc, stream, control = serve(
+        "mm1", "--horizon", "20min", "--speed", "600", "--wait", "1", "--out", str(out)
+    )
+    client = subprocess.run(
+        [sys.executable, str(CLIENT), stream, control],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert client.returncode == 0, client.stderr
+    summary = json.loads(client.stdout)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert summary["reply"]["ok"] is True and summary["reply"]["cmd_id"] == "hello-1"
+    assert summary["machines"] == ["M1.0/state"]
+    assert summary["death"] and summary["gaps"] == 0 and summary["updates"] > 100
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["replications"] == 1 and results["scenario"]["horizon"] == 1200.0
+    commands = json.loads((out / "commands.json").read_text(encoding="utf-8"))
+    assert [c["action"] for c in commands] == ["hold", "release"]
+    assert 0.0 <= commands[0]["at"] <= commands[1]["at"] <= 1200.0
+    assert "line KPIs" in stdout
+
+
+def test_ctrl_c_sends_death_and_exits_130(tmp_path: Path) -> None:
+    """Interrupted, the server tells its subscribers and exits 130."""
+    proc, stream, _ = serve("mm1", "--horizon", "10h", "--speed", "100", "--wait", "1")
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(stream)
+        assert sub.poll(30_000), "nothing streamed"
+        proc.send_signal(signal.SIGINT)
+        topics = []
+        while sub.poll(10_000):
+            topics.append(sub.recv_multipart()[0])
+            if topics[-1] == b"death/":
+                break
+        assert topics[-1] == b"death/"
+    finally:
+        ctx.destroy(linger=0)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
