@@ -96,7 +96,7 @@ class Server:
         self.pacer = Pacer(
             self.env, scenario.horizon, self._poll, speed=s.speed, lockstep=s.lockstep
         )
-        self.door = Door(self.line, clock=self)
+        self.door = Door(self.line, clock=self, counter=lambda: self.pacer.events)
         self._reset_to: int | None = None
         if self.epoch > 0:
             self._send("birth", None, self.birth())

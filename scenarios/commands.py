@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
-from models.actions import Refused
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from models.actions import Refused
 from models.line import Line
 from models.station import Machine, Station
 from twin.distributions import Duration, PositiveDuration
@@ -228,6 +228,7 @@ class Door:
 
     line: Line
     clock: Clock | None = None
+    counter: Callable[[], int] | None = None  # events run so far, recorded with each command
     remember: int = 10_000
     applied: list[dict[str, Any]] = field(default_factory=list)
     _answers: OrderedDict[str, Reply] = field(default_factory=OrderedDict)
@@ -268,6 +269,8 @@ class Door:
         params = command.params.model_dump(mode="json", exclude_none=True)
         record = {"at": now, "cmd_id": command.cmd_id, "action": command.action}
         record |= {"target": command.target, "params": params}
+        if self.counter is not None:
+            record["event"] = self.counter()
         self.applied.append(record)
         changes = self.line.changes
         if changes.live:

@@ -60,6 +60,20 @@ def test_a_protocol_only_client_syncs_mirrors_and_commands(tmp_path: Path) -> No
     assert [c["action"] for c in commands] == ["hold", "release"]
     assert 0.0 <= commands[0]["at"] <= commands[1]["at"] <= 1200.0
     assert "line KPIs" in stdout
+    # Replayed without the network, the commands give the served run's figures to the bit.
+    again = tmp_path / "replayed.json"
+    replay = ["--commands", str(out / "commands.json"), "--json", str(again)]
+    replayed = subprocess.run(
+        [*TWIN, "run", "mm1", "--horizon", "20min", *replay],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    doc = json.loads(again.read_text(encoding="utf-8"))
+    assert (doc["line"], doc["stations"]) == (results["line"], results["stations"])
+    held = doc["stations"]["M1"]["states"]["held"]["mean"]
+    assert held == results["stations"]["M1"]["states"]["held"]["mean"]
 
 
 def test_ctrl_c_sends_death_and_exits_130(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from rich.text import Text
 from scenarios.schema import MAX_REPLICATIONS
 from twin import checks
 from twin.durations import format_duration
-from twin.errors import TwinError, UsageError
+from twin.errors import SimulationError, TwinError, UsageError
 from twin.files import check_writable, write_all, write_atomic
 
 if TYPE_CHECKING:
@@ -178,10 +178,17 @@ def run_command(
         str | None,
         typer.Option("--plan", help="Simulate the line with these retrofits, e.g. platform+smed."),
     ] = None,
+    commands: Annotated[
+        Path | None,
+        typer.Option(
+            "--commands", help="Replay a live run's commands.json on replication 0 (no network)."
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario and print its KPIs with 95% confidence intervals."""
     from scenarios.experiment import run
     from scenarios.overrides import override
+    from scenarios.replay import load_commands
     from scenarios.retrofits import apply, parse_plan
     from twin.report import print_summary
 
@@ -191,19 +198,27 @@ def run_command(
         if plan is not None:
             chosen = parse_plan(model, plan)
             model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
+        applied = None if commands is None else load_commands(commands)
+        if applied is not None and trace is not None:
+            raise UsageError("options --commands and --trace: give one or the other")
         _writable("--json", json_path)
         _writable("--trace", trace)
         _writable("--out", out_dir, folder=True)
     except TwinError as exc:
         _user_error(exc)
-    with _progress() as progress:
-        task = progress.add_task(f"{escape(model.name)}: replications", total=model.replications)
-        result = run(
-            model,
-            workers=n_workers,
-            trace_path=str(trace) if trace else None,
-            on_done=lambda *_: progress.advance(task),
-        )
+    if applied is not None:
+        result = _replayed(override(model, {"replications": 1}), applied)
+    else:
+        with _progress() as progress:
+            task = progress.add_task(
+                f"{escape(model.name)}: replications", total=model.replications
+            )
+            result = run(
+                model,
+                workers=n_workers,
+                trace_path=str(trace) if trace else None,
+                on_done=lambda *_: progress.advance(task),
+            )
     doc = result.summary()
     print_summary(out, doc)
     writers = {str(json_path): partial(result.write_json, json_path)} if json_path else {}
@@ -235,6 +250,20 @@ def run_command(
         for index, message in sorted(outcome.errors.items()):
             err.print(f"replication {index} failed: {message}", highlight=False, markup=False)
         raise typer.Exit(EXIT_FAILED)
+
+
+def _replayed(model: Scenario, applied: list[dict[str, Any]]) -> Any:
+    """Replication 0 with a live run's commands, as a run result; exit 1 if one fails."""
+    from scenarios.experiment import RunResult
+    from scenarios.replay import replay
+    from twin.runner import Outcome
+
+    try:
+        kpis = replay(model, applied)
+    except SimulationError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    return RunResult(model, Outcome(1, {0: kpis}))
 
 
 def _warn_unstable(doc: dict[str, Any]) -> None:

@@ -46,6 +46,7 @@ class Pacer:
     paused: bool = False
     stopped: bool = False
     lag: float = 0.0
+    events: int = 0  # events run so far
     _anchor: tuple[float, float] = (0.0, 0.0)  # (wall, sim) at the last re-anchoring
     _steps: list[float | None] = field(default_factory=list)
     _next_barrier: float = math.inf
@@ -107,7 +108,7 @@ class Pacer:
             if self.speed is not None and not self._on_time(due):
                 continue
             if nxt < min(self.horizon, self._next_barrier):
-                env.step()
+                self._step()
                 count += 1
                 if self.speed is None and count % self.fast_poll_every == 0:
                     self.poll(0.0)
@@ -122,11 +123,16 @@ class Pacer:
         env = self.env
         if duration is None:
             if env.peek() < self.horizon:
-                env.step()
+                self._step()
             else:
                 self._advance(self.horizon)
         else:
             self._advance(min(env.now + duration, self.horizon))
+
+    def _step(self) -> None:
+        """Run one event; ``events`` counts them (a replay applies commands at the same count)."""
+        self.env.step()
+        self.events += 1
 
     def _on_time(self, due: float) -> bool:
         """Whether simulated time ``due`` has come; if not, poll for a while and say no."""
@@ -143,7 +149,7 @@ class Pacer:
         """Run every event before ``until`` and move the clock there."""
         env = self.env
         while env.peek() < until:
-            env.step()
+            self._step()
         if until > env.now and math.isfinite(until):
             env.run(until=until)
 
