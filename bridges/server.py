@@ -61,6 +61,9 @@ class Server:
         self.ctx = zmq.Context()
         self.pub = self.ctx.socket(zmq.XPUB)
         self.pub.setsockopt(zmq.SNDHWM, self.settings.hwm)
+        # Every subscription and unsubscription reaches the server, also repeated ones
+        # (two clients subscribing to everything are two subscribers for --wait).
+        self.pub.setsockopt(zmq.XPUB_VERBOSER, 1)
         self.pub.setsockopt(zmq.LINGER, 500)
         self.ctl = self.ctx.socket(zmq.ROUTER)
         self.ctl.setsockopt(zmq.ROUTER_MANDATORY, 1)

@@ -1,0 +1,165 @@
+"""A client of the live bridge: connect, sync, keep a mirror of the line, send commands.
+
+``TwinClient`` follows docs/protocol.md: it subscribes first, keeps what arrives, asks for a
+snapshot, builds its mirror from it and applies only the later ``state/`` messages. A jump in
+``seq`` or a new ``epoch`` means it missed something: it syncs again by itself. Commands
+return a :class:`concurrent.futures.Future` that the reply resolves. Everything runs in the
+caller's thread: call :meth:`TwinClient.poll` (or iterate :meth:`TwinClient.changes`) to
+receive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import zmq
+
+from bridges.wire import change_of, parse
+from twin.changes import Change, Mirror
+
+Listener = Callable[[Change], None]
+
+
+class SyncError(RuntimeError):
+    """The server did not answer in time (is it running, at that address?)."""
+
+
+class TwinClient:
+    """One connection to a live server: its stream and its control socket."""
+
+    def __init__(self, stream: str, control: str, *, timeout: float = 10.0) -> None:
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(stream)
+        self.ctl = self.ctx.socket(zmq.DEALER)
+        self.ctl.connect(control)
+        self.timeout = timeout
+        self.mirror = Mirror()
+        self.epoch = -1
+        self.seq = 0  # the last state message applied
+        self.resyncs = 0
+        self.ended = False
+        self.birth: dict[str, Any] | None = None
+        self.listeners: list[Listener] = []
+        self._replies: dict[str, Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._kept: list[list[bytes]] = []
+
+    # -- syncing --------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Build the mirror from a snapshot (the Clone pattern); later updates follow it."""
+        deadline = time.monotonic() + self.timeout
+        while not self._kept and not self.ended:  # the subscription is live once a message came
+            if time.monotonic() > deadline:
+                raise SyncError("nothing streamed: is the server running at that address?")
+            if self.sub.poll(50):
+                self._kept.append(self.sub.recv_multipart())
+        self.ctl.send(json.dumps({"type": "snapshot"}).encode())
+        chunks: list[dict[str, Any]] = []
+        while not chunks or len(chunks) < chunks[0]["of"]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.ctl.poll(int(remaining * 1000)):
+                raise SyncError("no snapshot from the server in time")
+            answer = json.loads(self.ctl.recv())
+            if answer.get("type") == "snapshot":
+                chunks.append(answer)
+            else:
+                self._reply(answer)
+        self.mirror = Mirror()
+        for chunk in chunks:
+            for record in chunk["records"]:
+                self.mirror.apply(change_of(record))
+        self.epoch = chunks[0]["epoch"]
+        self.seq = chunks[0]["seq"]["state"]
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Receive what has arrived (waiting up to ``timeout`` s for the first message);
+        apply it to the mirror and tell the listeners. Returns the messages handled."""
+        handled = 0
+        if not self._kept and self.sub.poll(int(timeout * 1000)):
+            self._kept.append(self.sub.recv_multipart())
+        while self._kept or self.sub.poll(0):
+            frames = self._kept.pop(0) if self._kept else self.sub.recv_multipart()
+            self._handle(frames)
+            handled += 1
+        while self.ctl.poll(0):
+            self._reply(json.loads(self.ctl.recv()))
+        return handled
+
+    def changes(self, until: float = 60.0) -> Iterator[Change]:
+        """Every change as it arrives, until the run ends (death) or ``until`` seconds."""
+        queue: list[Change] = []
+        self.listeners.append(queue.append)
+        try:
+            end = time.monotonic() + until
+            while not self.ended and time.monotonic() < end:
+                self.poll(0.1)
+                while queue:
+                    yield queue.pop(0)
+        finally:
+            self.listeners.remove(queue.append)
+
+    def _handle(self, frames: list[bytes]) -> None:
+        topic, head, body = parse(frames)
+        channel = topic.split("/", 1)[0]
+        if channel == "death":
+            self.ended = True
+        elif channel == "birth":
+            self.birth = body
+        elif channel == "event" and topic != "event/commands/":
+            self._tell(change_of(body))
+        elif channel == "state":
+            self._state(head, body)
+
+    def _state(self, head: dict[str, Any], body: dict[str, Any]) -> None:
+        if head["epoch"] != self.epoch or head["seq"] > self.seq + 1:
+            self.resyncs += 1  # a new epoch, or a gap: messages were missed
+            self.sync()
+            return
+        if head["seq"] <= self.seq:
+            return  # already in the snapshot
+        self.seq = head["seq"]
+        change = change_of(body)
+        self.mirror.apply(change)
+        self._tell(change)
+
+    def _tell(self, change: Change) -> None:
+        for listener in self.listeners:
+            listener(change)
+
+    # -- commands -------------------------------------------------------------------------
+
+    def command(
+        self, action: str, target: str, cmd_id: str | None = None, **params: Any
+    ) -> Future[dict[str, Any]]:
+        """Send a command; the future's result is the server's reply (``ok``, ``at`` or
+        ``code``, ``reasons``) once :meth:`poll` receives it."""
+        cmd_id = cmd_id or f"c{next(self._ids)}-{id(self):x}"
+        future: Future[dict[str, Any]] = Future()
+        self._replies[cmd_id] = future
+        command = {"cmd_id": cmd_id, "action": action, "target": target, "params": params}
+        self.ctl.send(json.dumps({"type": "command", "command": command}).encode())
+        return future
+
+    def _reply(self, answer: dict[str, Any]) -> None:
+        future = self._replies.pop(str(answer.get("cmd_id")), None)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    def close(self) -> None:
+        self.ctx.destroy(linger=0)
+
+    def __enter__(self) -> TwinClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
