@@ -32,11 +32,12 @@ def describe(path: Path) -> str:
 
 
 def resolve(name_or_path: str) -> Path:
-    """A path to a scenario file, or the file of the bundled scenario of that name."""
+    """A path to a scenario file, or the file of the bundled scenario of that name (also
+    when a folder of that name is in the way: a folder is never a scenario)."""
     path = Path(name_or_path)
-    if path.exists():
-        return path
     known = bundled()
+    if path.exists() and not (path.is_dir() and name_or_path in known):
+        return path
     if name_or_path in known:
         return known[name_or_path]
     raise UsageError(

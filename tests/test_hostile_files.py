@@ -246,6 +246,17 @@ def test_folder_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_a_folder_named_like_a_bundled_scenario_does_not_hide_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`twin validate demo` next to a folder called demo means the bundled demo."""
+    (tmp_path / "demo").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["validate", "demo"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("ok: 'bearing-ring line'")
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
