@@ -1,0 +1,403 @@
+"""Actions on a running line (hold, maintain, fail, speed, release rate and mix), each held
+to exact reasoning on deterministic lines or to theory within confidence intervals.
+
+Lines are written to real files, built for one replication, acted on by small processes
+at given times, and measured with the same ``collect`` that produces the results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import simpy
+from scipy import integrate
+
+from models.kpi import collect
+from models.line import Line
+from models.station import Machine
+from scenarios.builder import build
+from scenarios.loader import load
+from twin.changes import Change
+
+Write = Callable[[str], Path]
+T95_3DF = 3.182  # Student's t, 97.5% quantile, 3 degrees of freedom (4 replications)
+
+
+def built(path: Path, replication: int = 0) -> tuple[simpy.Environment, Line]:
+    """The line of the scenario file at ``path``, ready to run."""
+    env = simpy.Environment()
+    return env, build(env, load(path), replication)
+
+
+def at(env: simpy.Environment, time: float, action: Callable[[], None]) -> None:
+    """Apply ``action`` at simulated ``time``."""
+
+    def act() -> Generator[Any, Any, None]:
+        yield env.timeout(time - env.now)
+        action()
+
+    env.process(act())
+
+
+def recorded(line: Line) -> list[Change]:
+    """Every change of ``line`` from now on, in a list."""
+    changes: list[Change] = []
+    line.changes.subscribe(changes.append)
+    return changes
+
+
+def times(changes: list[Change], kind: str, scope: str | None = None) -> list[float]:
+    return [c.time for c in changes if c.kind == kind and scope in (None, c.scope)]
+
+
+def seconds_in(line: Line, sid: str, now: float) -> dict[str, float]:
+    """Seconds in each state of station ``sid`` so far, from the results."""
+    station = collect(line, now)["stations"]
+    assert isinstance(station, dict)
+    return {s: f * now for s, f in station[sid]["states"].items()}
+
+
+def header(name: str, horizon: float, seed: int = 1) -> str:
+    return f"name: {name}\nseed: {seed}\nhorizon: {horizon}\nwarmup: 0\n"
+
+
+# -- hold / unhold ----------------------------------------------------------------------
+
+TANDEM = """arrivals:
+  interarrival: 10
+stations:
+  - id: A
+    process_time: 4
+  - id: B
+    process_time: 6
+"""
+
+
+def test_hold_finishes_the_part_in_hand_and_takes_no_new_one(scenario_file: Write) -> None:
+    """Parts every 10 s, A 4 s, B 6 s; B held at 207 (mid-part) and released at 703.
+
+    B finishes part 20 at 210 and is held until 703 (493 s); the 49 parts that queued
+    meanwhile (arrived at B at 214, ..., 694) then go through back to back, the last at 997.
+    """
+    env, line = built(scenario_file(header("hold", 1000) + TANDEM))
+    b = line.stations["B"]
+    at(env, 207, b.hold)
+    at(env, 703, b.unhold)
+    changes = recorded(line)
+    env.run(until=1000)
+    doc = collect(line, 1000)
+    parts = doc["line"]["parts"]  # type: ignore[index]
+    assert parts == {"created": 99.0, "finished": 69.0, "scrapped": 0.0, "in_system": 30.0}
+    st = doc["stations"]["B"]  # type: ignore[index]
+    assert st["produced"] == 69.0
+    assert seconds_in(line, "B", 1000) == pytest.approx(
+        {"busy": 417, "starved": 90, "held": 493, "blocked": 0, "down": 0, "setup": 0,
+         "maintenance": 0}
+    )  # fmt: skip
+    states = [(c.time, c.value) for c in changes if c.kind == "state" and c.scope == "B.0"]
+    held = states.index((210.0, "held"))
+    assert states[held - 1 : held + 3] == [
+        (204.0, "busy"),
+        (210.0, "held"),
+        (703.0, "starved"),
+        (703.0, "busy"),
+    ]
+    acted = [(c.time, c.kind) for c in changes if c.scope == "B" and c.kind != "arrive"]
+    assert acted == [(207.0, "hold"), (703.0, "unhold")]
+    # Held time is a planned stop: PBT leaves it out, availability is on the rest.
+    assert st["time_s"]["pbt"] == pytest.approx(507.0)
+    assert st["time_s"]["pbt"] == pytest.approx(st["time_s"]["aubt"] + st["time_s"]["adot"])
+    assert st["availability"] == pytest.approx(417 / 507)
+
+
+def test_holding_keeps_parts_and_littles_law(scenario_file: Write) -> None:
+    """WIP integrates exactly to the time the parts spent inside, held or not."""
+    env, line = built(scenario_file(header("hold", 1000) + TANDEM))
+    at(env, 207, line.stations["B"].hold)
+    at(env, 703, line.stations["B"].unhold)
+    env.run(until=1000)
+    inside = sum(1000 - p.created for p in line.parts.values())
+    assert line.wip.mean(1000) * 1000 == pytest.approx(line.lead_time.total + inside)
+    assert line.created == line.finished + line.scrapped + len(line.parts)
+    # Part 20 left B at 210; part 21, in B's buffer from 214, waited until 703.
+    assert line.lead_time.count == 69
+    assert line.lead_time.total == pytest.approx(
+        20 * 10 + sum(703 + 6 * i - 10 * (21 + i) + 6 for i in range(49))
+    )
+
+
+# -- fail -------------------------------------------------------------------------------
+
+FAILURES = {
+    "none": "",
+    "operating": "    failures: {mtbf: 1000000, mttr: 7}\n",
+    "calendar": "    failures: {mtbf: 1000000, mttr: 7, basis: calendar}\n",
+}
+
+
+def single(basis: str, extra: str = "") -> str:
+    """Parts every 100 s onto one machine of 30 s, maybe with (far-off) failures."""
+    return (
+        header("fail", 300)
+        + "arrivals:\n  interarrival: 100\nstations:\n  - id: A\n    process_time: 30\n"
+        + extra
+        + FAILURES[basis]
+    )
+
+
+@pytest.mark.parametrize("basis", FAILURES)
+@pytest.mark.parametrize(
+    ("extra", "fail_at", "repair", "finish", "spent"),
+    [
+        # busy 100-110, down 110-135, the remaining 20 s of work 135-155
+        ("", 110, 25, 155, {"busy": 60, "down": 25, "starved": 215}),
+        # setup 100-105, down 105-125, the rest of the setup 125-130, busy 130-160
+        ("    setup: {time: 10, when: always}\n", 105, 20, 160,
+         {"busy": 60, "setup": 20, "down": 20, "starved": 200}),
+        # starved, down 90-110: the part that came at 100 waits for the repair
+        ("", 90, 20, 140, {"busy": 60, "down": 20, "starved": 220}),
+    ],
+)  # fmt: skip
+def test_a_failure_put_on_a_machine_pauses_its_work(
+    scenario_file: Write,
+    basis: str,
+    extra: str,
+    fail_at: float,
+    repair: float,
+    finish: float,
+    spent: dict[str, float],
+) -> None:
+    """The machine is down exactly for the repair; the work in hand resumes after it."""
+    env, line = built(scenario_file(single(basis, extra)))
+    machine = line.stations["A"].machines[0]
+    at(env, fail_at, lambda: machine.fail(repair))
+    changes = recorded(line)
+    env.run(until=300)
+    assert times(changes, "fail") == [fail_at]
+    assert times(changes, "repair") == [fail_at + repair]
+    assert times(changes, "finish") == [finish, 240.0 if extra else 230.0]
+    assert seconds_in(line, "A", 300) == pytest.approx(
+        dict.fromkeys(("busy", "starved", "blocked", "down", "setup", "held", "maintenance"), 0.0)
+        | spent
+    )
+    assert collect(line, 300)["stations"]["A"]["failures"] == 1.0  # type: ignore[index]
+
+
+def blocking(basis: str) -> str:
+    """Parts every 20 s; A 10 s, then B 50 s with no place before it: A blocks."""
+    return (
+        header("blocked", 100)
+        + "arrivals:\n  interarrival: 20\nstations:\n  - id: A\n    process_time: 10\n"
+        + FAILURES[basis]
+        + "  - id: B\n    input_buffer: 0\n    process_time: 50\n"
+    )
+
+
+@pytest.mark.parametrize("basis", FAILURES)
+@pytest.mark.parametrize(
+    ("repair", "spent"),
+    [
+        # blocked 50-60, down 60-70, blocked again 70-80, part 2 80-90, blocked 90-100
+        (10, {"busy": 30, "starved": 30, "blocked": 30, "down": 10}),
+        # down 60-90: B frees at 80, part 1 leaves, part 2 waits for the repair: 90-100
+        (30, {"busy": 30, "starved": 30, "blocked": 10, "down": 30}),
+    ],
+)
+def test_a_blocked_machine_fails_and_is_blocked_again_after_repair(
+    scenario_file: Write, basis: str, repair: float, spent: dict[str, float]
+) -> None:
+    """A blocked machine put down at 60 is down until repaired, then blocked if still so;
+    its finished part moves on when there is room, as it would have."""
+    env, line = built(scenario_file(blocking(basis)))
+    machine = line.stations["A"].machines[0]
+    at(env, 60, lambda: machine.fail(repair))
+    changes = recorded(line)
+    env.run(until=100)
+    assert times(changes, "arrive", "B") == [30.0, 80.0]
+    assert seconds_in(line, "A", 100) == pytest.approx(
+        dict.fromkeys(("busy", "starved", "blocked", "down", "setup", "held", "maintenance"), 0.0)
+        | spent
+    )
+
+
+def test_a_held_machine_can_fail(scenario_file: Write) -> None:
+    """Held at 50, down 60-80, released at 70: starved after the repair, the part of 100
+    goes through at once."""
+    env, line = built(scenario_file(single("none")))
+    station = line.stations["A"]
+    at(env, 50, station.hold)
+    at(env, 60, lambda: station.machines[0].fail(20))
+    at(env, 70, station.unhold)
+    changes = recorded(line)
+    env.run(until=300)
+    assert times(changes, "finish") == [130.0, 230.0]
+    spent = seconds_in(line, "A", 300)
+    assert (spent["held"], spent["down"], spent["busy"]) == pytest.approx((10, 20, 60))
+
+
+SATURATED_FAILING = """stations:
+  - id: A
+    input_buffer: 0
+    process_time: 30
+    failures: {{mtbf: 100, mttr: 10, basis: {basis}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("basis", "fails"),
+    [
+        # operating: 100 s of work to the natural failure, of which 50 before the put-on
+        # one; that clock is not renewed, so it fails at 105, and 100 s of work after 115
+        ("operating", [50.0, 105.0, 215.0]),
+        # calendar: the natural failures keep their calendar times
+        ("calendar", [50.0, 100.0, 210.0]),
+    ],
+)
+def test_a_failure_put_on_does_not_renew_the_machine(
+    scenario_file: Write, basis: str, fails: list[float]
+) -> None:
+    """Only maintenance makes a machine as good as new, not a repair of a put-on failure."""
+    env, line = built(scenario_file(header("renew", 250) + SATURATED_FAILING.format(basis=basis)))
+    machine = line.stations["A"].machines[0]
+    at(env, 50, lambda: machine.fail(5))
+    changes = recorded(line)
+    env.run(until=250)
+    assert times(changes, "fail") == fails
+    assert machine.failures == 3
+
+
+def test_a_failure_without_repair_time_draws_one(scenario_file: Write) -> None:
+    """With no repair time given, the machine's own repair time is used (here 10 s)."""
+    text = header("draw", 250) + SATURATED_FAILING.format(basis="calendar")
+    env, line = built(scenario_file(text))
+    at(env, 50, line.stations["A"].machines[0].fail)
+    changes = recorded(line)
+    env.run(until=250)
+    assert times(changes, "repair") == [60.0, 110.0, 220.0]
+
+
+# -- maintain ---------------------------------------------------------------------------
+
+
+def test_maintenance_waits_for_the_part_and_renews_the_failure_clock(scenario_file: Write) -> None:
+    """Calendar failures every 100 s; maintenance for 20 s ordered at 40 (busy until 60):
+    under way 60-80, the failure due at 100 is cancelled and the next comes at 180."""
+    text = header("maintain", 250) + SATURATED_FAILING.format(basis="calendar")
+    env, line = built(scenario_file(text))
+    machine = line.stations["A"].machines[0]
+    at(env, 40, lambda: machine.maintain(20))
+    changes = recorded(line)
+    env.run(until=250)
+    assert times(changes, "fail") == [180.0]
+    assert [c.time for c in changes if c.kind == "state" and c.value == "maintenance"] == [60.0]
+    doc = collect(line, 250)["stations"]["A"]  # type: ignore[index]
+    assert (doc["maintenances"], doc["failures"]) == (1.0, 1.0)
+    assert doc["states"]["maintenance"] * 250 == pytest.approx(20)
+    assert doc["states"]["down"] * 250 == pytest.approx(10)
+    assert doc["time_s"]["pbt"] == pytest.approx(230)
+
+
+def test_maintenance_of_a_blocked_machine_starts_when_its_part_has_left(
+    scenario_file: Write,
+) -> None:
+    """A, blocked from 50 with part 1, is ordered to maintenance at 60: part 1 leaves at
+    80, maintenance 80-95; part 2, waiting since 60, then takes 95-105."""
+    env, line = built(scenario_file(blocking("none")))
+    machine = line.stations["A"].machines[0]
+    at(env, 60, lambda: machine.maintain(15))
+    changes = recorded(line)
+    env.run(until=100)
+    states = [(c.time, c.value) for c in changes if c.kind == "state" and c.scope == "A.0"]
+    assert [s for s in states if s[0] >= 60] == [
+        (80.0, "maintenance"),
+        (95.0, "starved"),
+        (95.0, "busy"),
+    ]
+
+
+HORIZON = 500000  # about 900 maintenance cycles per replication
+
+
+class AgeReplacement:
+    """Maintain a machine once it has worked ``age`` seconds since it was last as good as
+    new (after a repair or a maintenance). Ordered half a part early, so that on average
+    the stop begins at that age."""
+
+    def __init__(self, line: Line, machine: Machine, age: float, duration: float) -> None:
+        self.env = line.env
+        self.machine = machine
+        self.age = age
+        self.duration = duration
+        self.failed = self.env.event()
+        self.renewed = self.env.event()
+        self.maintaining = False
+        line.changes.subscribe(self.watch)
+        self.env.process(self.run())
+
+    def watch(self, change: Change) -> None:
+        if change.scope != self.machine.scope:
+            return
+        if change.kind == "fail":
+            self.failed = self.fire(self.failed)
+        elif change.kind == "repair" or (
+            change.kind == "state" and self.maintaining and change.value != "maintenance"
+        ):
+            self.maintaining = False
+            self.renewed = self.fire(self.renewed)
+        elif change.kind == "state" and change.value == "maintenance":
+            self.maintaining = True
+
+    def fire(self, event: simpy.Event) -> simpy.Event:
+        event.succeed()
+        return self.env.event()
+
+    def run(self) -> Generator[Any, Any, None]:
+        while True:
+            due, failed = self.env.timeout(self.age), self.failed
+            yield due | failed
+            if not failed.triggered and not self.machine.down:
+                self.machine.maintain(self.duration)
+            yield self.renewed
+
+
+def test_age_replacement_matches_renewal_reward_theory(scenario_file: Write) -> None:
+    """Weibull(shape 2, scale 1000 s) times to failure in operating time, repair 200 s,
+    maintenance 50 s at age 500 s: by renewal-reward, a cycle lasts E[min(X, T)] + F(T) R
+    + (1 - F(T)) M, with F(T) failures; down and maintenance shares, and failures per
+    operating hour, follow. Parts take 10 s, so stops begin within 5 s of age 500."""
+    shape, scale, repair, maint, age = 2.0, 1000.0, 200.0, 50.0, 500.0
+    text = header("age", HORIZON, seed=11) + (
+        "stations:\n  - id: A\n    input_buffer: 0\n    process_time: 10\n"
+        f"    failures: {{mtbf: {{dist: weibull, shape: {shape}, scale: {scale}}},"
+        f" mttr: {repair}}}\n"
+    )
+    path = scenario_file(text)
+    down, planned, per_hour, stops_per_hour = [], [], [], []
+    for replication in range(4):
+        env, line = built(path, replication)
+        machine = line.stations["A"].machines[0]
+        AgeReplacement(line, machine, age - 5.0, maint)
+        env.run(until=HORIZON)
+        st = collect(line, HORIZON)["stations"]["A"]  # type: ignore[index]
+        down.append(st["states"]["down"])
+        planned.append(st["states"]["maintenance"])
+        per_hour.append(st["failures"] / (st["states"]["busy"] * HORIZON) * 3600)
+        stops_per_hour.append(st["maintenances"] / HORIZON * 3600)
+    survive = integrate.quad(lambda x: math.exp(-((x / scale) ** shape)), 0, age)[0]
+    f = 1 - math.exp(-((age / scale) ** shape))
+    cycle = survive + f * repair + (1 - f) * maint
+    for values, theory in (
+        (down, f * repair / cycle),
+        (planned, (1 - f) * maint / cycle),
+        (per_hour, f / survive * 3600),
+        (stops_per_hour, (1 - f) / cycle * 3600),
+    ):
+        mean = float(np.mean(values))
+        half = T95_3DF * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+        assert abs(mean - theory) <= max(3 * half, 0.01 * theory), (mean, half, theory)
+        assert abs(mean - theory) <= 0.15 * theory, (mean, theory)
