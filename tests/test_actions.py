@@ -401,3 +401,134 @@ def test_age_replacement_matches_renewal_reward_theory(scenario_file: Write) -> 
         half = T95_3DF * float(np.std(values, ddof=1)) / math.sqrt(len(values))
         assert abs(mean - theory) <= max(3 * half, 0.01 * theory), (mean, half, theory)
         assert abs(mean - theory) <= 0.15 * theory, (mean, theory)
+
+
+# -- speed ------------------------------------------------------------------------------
+
+ONE_MACHINE = "stations:\n  - id: A\n    input_buffer: 0\n    process_time: 10\n"
+
+
+def test_speed_changes_the_process_times_of_parts_started_later(scenario_file: Write) -> None:
+    """A saturated 10 s machine set to factor 0.5 at 505: the part begun at 500 still takes
+    10 s; from 510 on parts take 5 s, so 51 + 98 leave by 1001. Effectiveness is measured
+    against the scenario's ideal cycle of 10 s."""
+    env, line = built(scenario_file(header("speed", 1001) + ONE_MACHINE))
+    station = line.stations["A"]
+    at(env, 505, lambda: station.set_speed(0.5))
+    changes = recorded(line)
+    env.run(until=1001)
+    assert line.finished == 149
+    assert times(changes, "finish")[50:53] == [510.0, 515.0, 520.0]
+    assert [(c.kind, c.value) for c in changes if c.scope == "A" and c.kind == "speed"] == [
+        ("speed", "0.5")
+    ]
+    st = collect(line, 1001)["stations"]["A"]  # type: ignore[index]
+    assert st["effectiveness"] == pytest.approx(10 * 149 / 1001)
+
+
+MM1 = """arrivals:
+  interarrival: {{dist: exponential, mean: {interarrival}}}
+stations:
+  - id: M
+    process_time: {{dist: exponential, mean: {service}}}
+"""
+
+
+def ci_agrees(values: list[float], theory: float, rel: float) -> None:
+    """The mean of ``values`` is within 3 t-based 95% half-widths and ``rel`` of theory."""
+    mean = float(np.mean(values))
+    half = T95_3DF * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    found = f"simulated {mean:.5g} ± {half:.3g}, theory {theory:.5g}"
+    assert abs(mean - theory) <= 3 * half, found
+    assert abs(mean - theory) <= rel * theory, found
+
+
+def test_speeding_up_an_mm1_gives_its_new_utilisation_and_sojourn(scenario_file: Write) -> None:
+    """M/M/1 with arrivals every 10 s and service 16 s (overloaded) at factor 0.5 from the
+    start: service 8 s, so utilisation 0.8 and mean time in system 1/(mu - lambda) = 40 s."""
+    path = scenario_file(header("mm1", 100000, seed=3) + MM1.format(interarrival=10, service=16))
+    busy, sojourn = [], []
+    for replication in range(4):
+        env, line = built(path, replication)
+        at(env, 0, lambda line=line: line.stations["M"].set_speed(0.5))
+        env.run(until=100000)
+        doc = collect(line, 100000)
+        busy.append(doc["stations"]["M"]["states"]["busy"])  # type: ignore[index]
+        sojourn.append(line.lead_time.mean)
+    ci_agrees(busy, 0.8, rel=0.03)
+    ci_agrees(sojourn, 40.0, rel=0.15)
+
+
+# -- release rate and mix ---------------------------------------------------------------
+
+
+def test_doubling_the_release_rate_half_way_doubles_the_load(scenario_file: Write) -> None:
+    """M/M/1 with service 8 s and arrivals every 20 s (utilisation 0.4), the rate doubled
+    at half time: utilisation lambda'/mu = 0.8 in the second half."""
+    path = scenario_file(header("rate", 200000, seed=5) + MM1.format(interarrival=20, service=8))
+    first, second = [], []
+    for replication in range(4):
+        env, line = built(path, replication)
+        arrivals = line.arrivals
+        assert arrivals is not None
+        machine = line.stations["M"].machines[0]
+        half: list[float] = []
+
+        def double(arrivals: Any = arrivals, machine: Machine = machine, half: Any = half) -> None:
+            half.append(machine.clock.close(100000)[0])
+            arrivals.set_rate(2.0)
+
+        at(env, 100000, double)
+        env.run(until=200000)
+        first.append(half[0] / 100000)
+        second.append((machine.clock.close(200000)[0] - half[0]) / 100000)
+    ci_agrees(first, 0.4, rel=0.03)
+    ci_agrees(second, 0.8, rel=0.03)
+
+
+TWO_PRODUCTS = """products:
+  - {id: p, route: [A]}
+  - {id: q, route: [A]}
+arrivals:
+  mix: {p: 0.5, q: 0.5}
+  interarrival: 1
+stations:
+  - id: A
+    process_time: 0.5
+"""
+
+
+def test_a_new_mix_shows_in_the_products_that_enter(scenario_file: Write) -> None:
+    """Half p, half q; from 2000 s on, shares 1:4 (p 0.2): each half's count of p lies
+    within 3 binomial standard deviations of its expectation (1999 and 2000 parts)."""
+    env, line = built(scenario_file(header("mix", 4000.5, seed=8) + TWO_PRODUCTS))
+    arrivals = line.arrivals
+    assert arrivals is not None
+    at(env, 1999.5, lambda: arrivals.set_mix({"p": 1, "q": 4}))
+    changes = recorded(line)
+    env.run(until=4000.5)
+    created = [(c.time, c.value) for c in changes if c.kind == "create"]
+    before = [product for t, product in created if t < 2000]
+    after = [product for t, product in created if t >= 2000]
+    assert (len(before), len(after)) == (1999, 2001)
+    for products, share in ((before, 0.5), (after, 0.2)):
+        n = len(products)
+        assert abs(products.count("p") - n * share) <= 3 * math.sqrt(n * share * (1 - share))
+    assert [c.value for c in changes if c.kind == "mix"] == ["p=1,q=4"]
+
+
+def test_a_feeder_takes_a_new_mix(scenario_file: Write) -> None:
+    """A saturated line: after the feeder's mix becomes all q, no p enters."""
+    text = header("feeder", 100) + TWO_PRODUCTS.replace(
+        "arrivals:\n  mix: {p: 0.5, q: 0.5}\n  interarrival: 1\n", ""
+    ).replace("process_time: 0.5", "input_buffer: 0\n    process_time: 1")
+    env, line = built(scenario_file(text))
+    assert line.arrivals is None
+    (feeder,) = line.feeders
+    at(env, 50.5, lambda: feeder.set_mix({"q": 1}))
+    changes = recorded(line)
+    env.run(until=100)
+    late = [c.value for c in changes if c.kind == "create" and c.time > 50.5]
+    assert late == ["q"] * 49
+    early = [c.value for c in changes if c.kind == "create" and c.time < 50.5]
+    assert set(early) == {"p", "q"}
