@@ -7,6 +7,7 @@ at given times, and measured with the same ``collect`` that produces the results
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import simpy
 from scipy import integrate
 
+from models.actions import Refused
 from models.kpi import collect
 from models.line import Line
 from models.station import Machine
@@ -532,3 +534,134 @@ def test_a_feeder_takes_a_new_mix(scenario_file: Write) -> None:
     assert late == ["q"] * 49
     early = [c.value for c in changes if c.kind == "create" and c.time < 50.5]
     assert set(early) == {"p", "q"}
+
+
+# -- refusals ---------------------------------------------------------------------------
+
+RANDOM_LINE = """products:
+  - {id: p, route: [A, B]}
+  - {id: q, route: [A, B]}
+arrivals:
+  mix: {p: 0.3, q: 0.7}
+  interarrival: {dist: exponential, mean: 10}
+stations:
+  - id: A
+    input_buffer: 2
+    process_time: {dist: exponential, mean: 6}
+    failures: {mtbf: {dist: exponential, mean: 300}, mttr: {dist: exponential, mean: 30}}
+  - id: B
+    process_time: {dist: exponential, mean: 7}
+"""
+
+NAN, INF = math.nan, math.inf
+
+
+def refusals(line: Line) -> list[tuple[str, Callable[[], None]]]:
+    """Actions that must each be refused with the code given, on ``RANDOM_LINE`` at any
+    time when A's machine is up and not in maintenance, and neither station is held."""
+    a, b = line.stations["A"], line.stations["B"]
+    arrivals = line.arrivals
+    assert arrivals is not None
+    ma, mb = a.machines[0], b.machines[0]
+    bad = "bad_parameter"
+    cases: list[tuple[str, Callable[[], None]]] = [
+        ("not_allowed_in_state", a.unhold),
+        ("not_allowed_in_state", b.unhold),
+        (bad, lambda: mb.fail()),  # B has no failure model to draw a repair time from
+        (bad, lambda: ma.fail(-1)),
+        (bad, lambda: ma.fail(NAN)),
+        (bad, lambda: ma.fail(INF)),
+        (bad, lambda: ma.fail("5")),  # type: ignore[arg-type]
+    ]
+    for value in (0, -1, NAN, INF, True, "2"):
+        cases += [
+            (bad, lambda v=value: ma.maintain(v)),
+            (bad, lambda v=value: a.set_speed(v)),
+            (bad, lambda v=value: arrivals.set_rate(v)),
+        ]
+    for mix in ({}, {"r": 1}, {"p": -1, "q": 1}, {"p": 0, "q": 0}, {"p": NAN}, {"p": "1"}):
+        cases.append((bad, lambda m=mix: arrivals.set_mix(m)))  # type: ignore[arg-type]
+    return cases
+
+
+def test_each_bad_action_is_refused_with_its_code(scenario_file: Write) -> None:
+    """Bad parameters and wrong states give ``Refused`` with the right code, nothing else."""
+    env, line = built(scenario_file(header("refuse", 100) + RANDOM_LINE))
+    env.run(until=1)
+    for code, action in refusals(line):
+        with pytest.raises(Refused) as refused:
+            action()
+        assert refused.value.code == code, refused.value.reason
+        assert str(refused.value) == refused.value.reason != ""
+
+
+def test_actions_in_the_wrong_state_are_refused(scenario_file: Write) -> None:
+    """Held twice, maintained twice, failed or maintained while down or in maintenance."""
+    env, line = built(scenario_file(header("states", 100) + ONE_MACHINE))
+    station = line.stations["A"]
+    machine = station.machines[0]
+    env.run(until=1)
+    station.hold()
+    machine.maintain(5)
+    for action in (station.hold, lambda: machine.maintain(5)):
+        with pytest.raises(Refused, match="already") as refused:
+            action()
+        assert refused.value.code == "not_allowed_in_state"
+    env.run(until=12)  # the part of 0-10 left at 10: maintenance 10-15, then held
+    with pytest.raises(Refused, match="maintenance") as refused:
+        machine.fail(3)
+    assert refused.value.code == "not_allowed_in_state"
+    env.run(until=20)
+    machine.fail(3)
+    for action in (lambda: machine.fail(3), lambda: machine.maintain(5)):
+        with pytest.raises(Refused, match="down") as refused:
+            action()
+        assert refused.value.code == "not_allowed_in_state"
+    assert (machine.failures, machine.maintenances) == (1, 1)
+
+
+def test_a_refused_action_changes_nothing(scenario_file: Write) -> None:
+    """A run with every refusal tried at several times gives results identical to a run
+    without them, to the bit."""
+    path = scenario_file(header("refuse", 3000, seed=4) + RANDOM_LINE)
+
+    def results(refuse: bool) -> str:
+        env, line = built(path)
+        if refuse:
+            for t in (100.5, 1000.5, 2000.5):
+                at(env, t, lambda line=line: tried(line))
+        env.run(until=3000)
+        return json.dumps(collect(line, 3000), sort_keys=True)
+
+    def tried(line: Line) -> None:
+        for _, action in refusals(line):
+            if not line.stations["A"].machines[0].down:
+                with pytest.raises(Refused):
+                    action()
+
+    assert results(refuse=True) == results(refuse=False)
+
+
+def test_applied_actions_are_announced_on_the_change_stream(scenario_file: Write) -> None:
+    """Each applied action emits one record on its scope: its kind and its parameter."""
+    env, line = built(scenario_file(header("announce", 100) + RANDOM_LINE))
+    changes = recorded(line)
+    a = line.stations["A"]
+    arrivals = line.arrivals
+    assert arrivals is not None
+    at(env, 10, a.hold)
+    at(env, 20, a.unhold)
+    at(env, 30, lambda: line.stations["B"].machines[0].maintain(12.5))
+    at(env, 40, lambda: a.set_speed(0.75))
+    at(env, 50, lambda: arrivals.set_rate(1.5))
+    at(env, 60, lambda: arrivals.set_mix({"p": 1}))
+    env.run(until=100)
+    acted = {"hold", "unhold", "maintain", "speed", "rate", "mix"}
+    assert [(c.time, c.scope, c.kind, c.value) for c in changes if c.kind in acted] == [
+        (10.0, "A", "hold", ""),
+        (20.0, "A", "unhold", ""),
+        (30.0, "B.0", "maintain", "12.5"),
+        (40.0, "A", "speed", "0.75"),
+        (50.0, "line", "rate", "1.5"),
+        (60.0, "line", "mix", "p=1"),
+    ]
