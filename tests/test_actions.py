@@ -58,10 +58,11 @@ def times(changes: list[Change], kind: str, scope: str | None = None) -> list[fl
 
 
 def seconds_in(line: Line, sid: str, now: float) -> dict[str, float]:
-    """Seconds in each state of station ``sid`` so far, from the results."""
+    """Seconds in each state of station ``sid`` so far (all machines), from the results."""
     station = collect(line, now)["stations"]
     assert isinstance(station, dict)
-    return {s: f * now for s, f in station[sid]["states"].items()}
+    observed = now * line.stations[sid].servers
+    return {s: f * observed for s, f in station[sid]["states"].items()}
 
 
 def header(name: str, horizon: float, seed: int = 1) -> str:
@@ -131,6 +132,27 @@ def test_holding_keeps_parts_and_littles_law(scenario_file: Write) -> None:
     assert line.lead_time.total == pytest.approx(
         20 * 10 + sum(703 + 6 * i - 10 * (21 + i) + 6 for i in range(49))
     )
+
+
+def test_every_machine_of_a_held_station_finishes_its_part(scenario_file: Write) -> None:
+    """Two saturated 10 s machines held at 15 (both mid-part) and released at 50: each
+    finishes at 20, is held 30 s, and works again from 50; the two parts that entered at 20
+    wait in the buffer meanwhile."""
+    text = header("hold2", 100) + ONE_MACHINE.replace(
+        "input_buffer: 0", "servers: 2\n    input_buffer: 0"
+    )
+    env, line = built(scenario_file(text))
+    station = line.stations["A"]
+    at(env, 15, station.hold)
+    at(env, 50, station.unhold)
+    changes = recorded(line)
+    env.run(until=100)
+    assert times(changes, "finish") == [10.0, 10.0, 20.0, 20.0] + [
+        t for t in (60.0, 70.0, 80.0, 90.0) for _ in range(2)
+    ]
+    assert (line.created, line.in_system) == (14, 2)
+    spent = seconds_in(line, "A", 100)
+    assert (spent["busy"], spent["held"], spent["starved"]) == pytest.approx((140, 60, 0))
 
 
 # -- fail -------------------------------------------------------------------------------
@@ -271,6 +293,20 @@ def test_a_failure_put_on_does_not_renew_the_machine(
     env.run(until=250)
     assert times(changes, "fail") == fails
     assert machine.failures == 3
+
+
+def test_a_calendar_failure_due_during_a_put_on_one_follows_its_repair(
+    scenario_file: Write,
+) -> None:
+    """Calendar failures every 100 s: put down at 95 for 10 s, the failure due at 100 comes
+    when that repair ends, at 105; its own repair (10 s) ends at 115, the next is due at 215."""
+    text = header("defer", 250) + SATURATED_FAILING.format(basis="calendar")
+    env, line = built(scenario_file(text))
+    at(env, 95, lambda: line.stations["A"].machines[0].fail(10))
+    changes = recorded(line)
+    env.run(until=250)
+    assert times(changes, "fail") == [95.0, 105.0, 215.0]
+    assert times(changes, "repair") == [105.0, 115.0, 225.0]
 
 
 def test_a_failure_without_repair_time_draws_one(scenario_file: Write) -> None:
