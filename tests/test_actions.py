@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate
 
 from models.actions import Refused
@@ -701,3 +703,124 @@ def test_applied_actions_are_announced_on_the_change_stream(scenario_file: Write
         (50.0, "line", "rate", "1.5"),
         (60.0, "line", "mix", "p=1"),
     ]
+
+
+def test_maintenance_of_a_starved_or_held_machine_starts_at_once(scenario_file: Write) -> None:
+    """Parts every 100 s, 30 s each. Starved at 40: maintenance 40-60. Held at 240 and
+    maintained at 250: maintenance 250-270, then held again until released at 280."""
+    env, line = built(scenario_file(single("none")))
+    station = line.stations["A"]
+    machine = station.machines[0]
+    at(env, 40, lambda: machine.maintain(20))
+    at(env, 240, station.hold)
+    at(env, 250, lambda: machine.maintain(20))
+    at(env, 280, station.unhold)
+    changes = recorded(line)
+    env.run(until=300)
+    states = [(c.time, c.value) for c in changes if c.kind == "state"]
+    assert [s for s in states if s[1] in ("maintenance", "held")] == [
+        (40.0, "maintenance"),
+        (240.0, "held"),
+        (250.0, "maintenance"),
+        (270.0, "held"),
+    ]
+    assert times(changes, "finish") == [130.0, 230.0]
+    spent = seconds_in(line, "A", 300)
+    assert (spent["maintenance"], spent["held"], spent["busy"]) == pytest.approx((40, 20, 60))
+    assert machine.maintenances == 2
+
+
+# -- anything an agent may send ---------------------------------------------------------
+
+FUZZ_LINE = """products:
+  - {id: p, route: [A, B]}
+  - {id: q, route: [A, B]}
+arrivals:
+  mix: {p: 0.3, q: 0.7}
+  interarrival: {dist: exponential, mean: 8}
+stations:
+  - id: A
+    input_buffer: 1
+    process_time: {dist: exponential, mean: 6}
+    failures: {mtbf: {dist: exponential, mean: 300}, mttr: {dist: exponential, mean: 30}}
+  - id: B
+    servers: 2
+    input_buffer: 0
+    process_time: {dist: exponential, mean: 11}
+    setup: {time: 2}
+    scrap_rate: 0.1
+    failures:
+      mtbf: {dist: exponential, mean: 200}
+      mttr: {dist: exponential, mean: 20}
+      basis: calendar
+"""
+
+KINDS = ("hold", "unhold", "maintain", "fail", "speed", "rate", "mix")
+VALUES = st.one_of(
+    st.floats(min_value=-5, max_value=200), st.sampled_from([math.nan, math.inf, 0.0])
+)
+
+
+def act(line: Line, kind: str, target: int, value: float) -> None:
+    """One action of an agent on ``FUZZ_LINE``: on station A or B, machine ``target``."""
+    station = line.stations["AB"[target % 2]]
+    machine = station.machines[target % len(station.machines)]
+    arrivals = line.arrivals
+    assert arrivals is not None
+    actions: dict[str, Callable[[], None]] = {
+        "hold": station.hold,
+        "unhold": station.unhold,
+        "maintain": lambda: machine.maintain(value),
+        "fail": lambda: machine.fail(None if value < 0 else value),
+        "speed": lambda: station.set_speed(value),
+        "rate": lambda: arrivals.set_rate(value),
+        "mix": lambda: arrivals.set_mix({"p": value, "q": 1.0}),
+    }
+    try:
+        actions[kind]()
+    except Refused as refused:
+        assert refused.code in ("bad_parameter", "not_allowed_in_state")
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=1999),
+            st.sampled_from(KINDS),
+            st.integers(0, 3),
+            VALUES,
+        ),
+        max_size=25,
+    )
+)
+def test_any_actions_keep_the_books_balanced(
+    tmp_path_factory: pytest.TempPathFactory, plan: list[tuple[float, str, int, float]]
+) -> None:
+    """Whatever is sent, whenever: nothing but ``Refused`` is raised, parts are conserved,
+    Little's law holds on the path, and each station's time elements add up."""
+    path = tmp_path_factory.mktemp("fuzz") / "line.yaml"
+    path.write_text(header("fuzz", 2000, seed=2) + FUZZ_LINE, encoding="utf-8")
+    env, line = built(path)
+    changes = recorded(line)
+    for time, kind, target, value in sorted(plan):
+        at(env, time, lambda k=kind, t=target, v=value: act(line, k, t, v))
+    env.run(until=2000)
+    doc = collect(line, 2000)
+    assert line.created == line.finished + line.scrapped + len(line.parts)
+    # Little's law on the path: WIP integrates to the time every part spent inside,
+    # finished, scrapped or still there.
+    created = {c.part: c.time for c in changes if c.kind == "create"}
+    left = {c.part: c.time for c in changes if c.kind in ("finish", "scrap")}
+    spent_inside = sum(left.get(p, 2000) - t for p, t in created.items())
+    assert line.wip.mean(2000) * 2000 == pytest.approx(spent_inside)
+    for sid, station in line.stations.items():
+        kpi = doc["stations"][sid]  # type: ignore[index]
+        assert sum(kpi["states"].values()) == pytest.approx(1.0)
+        t, spent = kpi["time_s"], seconds_in(line, sid, 2000)
+        assert t["pbt"] == pytest.approx(t["aubt"] + t["adot"])
+        assert t["pbt"] == pytest.approx(
+            2000 * station.servers - spent["held"] - spent["maintenance"]
+        )
+        fails = sum(c.kind == "fail" and c.scope.startswith(f"{sid}.") for c in changes)
+        assert kpi["failures"] == fails
