@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import simpy
+from simpy.resources.store import StoreGet
 
 from models.actions import (
     BAD_PARAMETER,
@@ -198,9 +199,12 @@ class Machine:
         self.last_product: str | None = None
         self.waiting_for: Station | None = None
         self.repaired = self.env.event()
-        # The pending request for a part while starved, and the event a held machine waits
-        # for: an action wakes the machine through one of them (``nudge``).
-        self.get: simpy.events.Event | None = None
+        # Set while the machine has orders to see to before its next part (held station,
+        # maintenance); one test per part keeps the hot path fast.
+        self.halt = False
+        # A starved machine is woken by an interrupt (``nudged`` until it arrives), a held
+        # one through ``wake``: see ``nudge``.
+        self.nudged = False
         self.wake: simpy.events.Event | None = None
         # Seconds of planned maintenance ordered or under way, else None.
         self.maintenance: float | None = None
@@ -254,17 +258,24 @@ class Machine:
             raise Refused(NOT_ALLOWED_IN_STATE, f"{self.scope} is in maintenance")
         seconds = self.mttr() if repair is None else repair
         self._fail()
-        if self.working:
+        if self._in_work():
             self.proc.interrupt()
         self.env.process(self._repair_after(seconds))
+
+    def _in_work(self) -> bool:
+        """Whether the machine is timing a setup or a process step that a failure cuts."""
+        if self.working:
+            return True
+        return self.base in (BUSY, SETUP) and isinstance(self.proc.target, simpy.events.Timeout)
 
     def nudge(self) -> None:
         """Make a machine that waits for a part, or for its station to be unheld, look at
         its orders again (hold, unhold, maintenance)."""
-        get = self.get
-        if get is not None and not get.triggered:
-            self.get = None
-            get.cancel()  # type: ignore[attr-defined]
+        self.halt = self.station.held or self.maintenance is not None
+        get = self.proc.target
+        if isinstance(get, StoreGet) and not get.triggered and not self.nudged:
+            self.nudged = True
+            get.cancel()
             self.proc.interrupt()
         elif self.wake is not None:
             wake, self.wake = self.wake, None
@@ -332,13 +343,13 @@ class Machine:
         changes = line.changes
         while True:
             self.part = None
-            if st.held or self.maintenance is not None:
+            if self.halt:
                 yield from self._stopped()
             self._state(STARVED)
-            get = self.get = st.queue.get()
             try:
-                part: Part = yield get
+                part: Part = yield st.queue.get()
             except simpy.Interrupt:
+                self.nudged = False
                 continue  # held, or maintenance ordered: see to it first
             self.part = part
             if changes.live:
@@ -409,6 +420,7 @@ class Machine:
         self._state(MAINTENANCE)
         yield env.timeout(seconds)
         self.maintenance = None
+        self.halt = self.station.held
         if self.basis == "operating":
             self.ttf = self.mtbf()
         elif self.basis == "calendar":
@@ -417,16 +429,14 @@ class Machine:
     def _plain(self, work: float) -> Generator[Any, Any, None]:
         """Work for ``work`` seconds; a failure put on it pauses the work until repaired."""
         env = self.env
-        while self.down:
-            yield self.repaired
+        if self.down:
+            yield from self._calendar(work)
+            return
         start = env.now
-        self.working = True
         try:
             yield env.timeout(work)
         except simpy.Interrupt:
-            self.working = False
             yield from self._calendar(work - (env.now - start))
-        self.working = False
 
     def _operating(self, work: float) -> Generator[Any, Any, None]:
         """Work with failures counted in operating (processing) time: no interrupts needed."""
@@ -441,7 +451,15 @@ class Machine:
             self._repair()
             self.ttf = self.mtbf()
         self.ttf -= work
-        yield from self._plain(work)
+        # ``_plain`` written out: this is the hot path of an unreliable machine.
+        if self.down:
+            yield from self._calendar(work)
+            return
+        start = env.now
+        try:
+            yield env.timeout(work)
+        except simpy.Interrupt:
+            yield from self._calendar(work - (env.now - start))
 
     def _calendar(self, work: float) -> Generator[Any, Any, None]:
         """Work that a failure interrupts; the rest resumes after repair."""
