@@ -210,3 +210,43 @@ def test_a_subscriber_that_dies_does_not_stop_the_run(
         assert sub.poll(int(DEADLINE * 1000))
         sub.close(linger=0)
     assert served.join() == run_replication(model, 0)
+
+
+def test_msgpack_bodies_carry_the_same_changes(scenario: Callable[[str], Scenario]) -> None:
+    """With codec msgpack the header says so and the bodies decode to the same changes."""
+    model = scenario(LINE)
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, codec="msgpack"))
+        messages = receive_all(subscriber(ctx, served.pub))
+    served.join()
+    assert {head["codec"] for _, head, _ in messages} == {"msgpack"}
+    streamed = [
+        change_of(body)
+        for topic, _, body in messages
+        if topic.startswith(("state/", "event/")) and topic != "event/commands/"
+    ]
+    assert streamed == batch_changes(model)
+
+
+def test_a_reset_starts_a_new_epoch_with_a_new_birth(scenario: Callable[[str], Scenario]) -> None:
+    """A trainer's reset: birth again in epoch 1, seq from 1, and the run then goes to the
+    horizon with the new seed, giving that seed's results."""
+    model = scenario(LINE)
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=3600.0))
+        sub = subscriber(ctx, served.pub)
+        assert sub.poll(int(DEADLINE * 1000))
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.connect(served.ctl)
+        reset = {"cmd_id": "r1", "action": "reset", "target": "clock", "params": {"seed": 99}}
+        dealer.send(json.dumps({"type": "command", "command": reset}).encode())
+        assert dealer.poll(int(DEADLINE * 1000))
+        assert json.loads(dealer.recv())["ok"] is True
+        messages = receive_all(sub)
+    kpis = served.join()
+    births = [(head["epoch"], head["seq"]) for topic, head, _ in messages if topic == "birth/"]
+    assert births[-1] == (1, 1)
+    after = [head for topic, head, _ in messages if head["epoch"] == 1 and topic != "birth/"]
+    assert after and all(head["epoch"] == 1 for head in after)
+    reseeded = scenario(LINE.replace("seed: 8", "seed: 99"))
+    assert kpis == run_replication(reseeded, 0)
