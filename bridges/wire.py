@@ -9,12 +9,13 @@ the header says so. Control messages (DEALER to ROUTER) are single JSON frames.
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import time
 from typing import Any, Literal
 
 import msgpack
+import orjson
 
 from twin.changes import DEPARTURES, LEVELS, WHEREABOUTS, Change
 
@@ -25,6 +26,7 @@ STATE_KINDS = LEVELS | WHEREABOUTS | DEPARTURES
 MAX_REQUEST = 64 * 1024  # bytes of one control message
 
 
+@functools.cache
 def topic(channel: str, entity: str | None = None) -> bytes:
     """``state/TURN.0/`` for an entity's channel, ``hb/`` for a line-wide one."""
     return (f"{channel}/{entity}/" if entity else f"{channel}/").encode()
@@ -49,13 +51,13 @@ def encode_body(body: Any, codec: Codec) -> bytes:
     if codec == "msgpack":
         packed: bytes = msgpack.packb(body, use_bin_type=True)
         return packed
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    return orjson.dumps(body)  # compact JSON; a non-finite number would be written as null
 
 
 def decode_body(data: bytes, codec: str) -> Any:
     if codec == "msgpack":
         return msgpack.unpackb(data, raw=False)
-    return json.loads(data)
+    return orjson.loads(data)
 
 
 def header(epoch: int, seq: int, sim_t: float, codec: Codec) -> bytes:
@@ -66,7 +68,7 @@ def header(epoch: int, seq: int, sim_t: float, codec: Codec) -> bytes:
         "wall_t": time.time(),
         "codec": codec,
     }
-    return json.dumps(head, separators=(",", ":")).encode()
+    return orjson.dumps(head)
 
 
 def frames(
@@ -80,5 +82,5 @@ def parse(parts: list[bytes]) -> tuple[str, dict[str, Any], Any]:
     """``(topic, header, body)`` of a received stream message (for clients and tests)."""
     if len(parts) != 3:
         raise ValueError(f"a stream message has 3 frames, got {len(parts)}")
-    head = json.loads(parts[1])
+    head = orjson.loads(parts[1])
     return parts[0].decode(), head, decode_body(parts[2], head["codec"])
