@@ -97,3 +97,40 @@ def test_ctrl_c_sends_death_and_exits_130(tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
+
+
+def test_the_maintenance_agent_command_acts_on_a_served_line(tmp_path: Path) -> None:
+    """`twin agent maintenance` against `twin serve`: its maintenances show in the results."""
+    from test_agents import LINE
+
+    scenario = tmp_path / "wearing.yaml"
+    scenario.write_text(LINE, encoding="utf-8")
+    out = tmp_path / "served"
+    proc, stream, control = serve(
+        str(scenario), "--speed", "86400", "--wait", "1", "--out", str(out)
+    )
+    rule = ["--every", "1h", "--duration", "10min", "--until", "2min"]
+    agent = subprocess.run(
+        [*TWIN, "agent", "maintenance", "--connect", stream, "--control", control, *rule],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert agent.returncode == 0, agent.stderr
+    assert re.search(r"^\d+ maintenances applied, \d+ refused$", agent.stderr.strip(), re.M)
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["stations"]["GRIND"]["maintenances"]["mean"] > 10
+
+
+def test_an_agent_with_a_bad_address_is_told_so() -> None:
+    """A --connect that is not tcp://HOST:PORT: exit 2, naming the option."""
+    result = subprocess.run(
+        [*TWIN, "agent", "maintenance", "--connect", "nowhere"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "option --connect: expected tcp://HOST:PORT" in result.stderr

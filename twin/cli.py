@@ -659,6 +659,60 @@ def _keep_served(
             raise typer.Exit(EXIT_FAILED) from None
 
 
+agent_app = typer.Typer(help="Example edge agents for a live run (`twin serve`).")
+app.add_typer(agent_app, name="agent")
+
+
+@agent_app.command("maintenance")
+def maintenance_agent_command(
+    connect: Annotated[
+        str, typer.Option(help="The server's stream address.")
+    ] = "tcp://127.0.0.1:5556",
+    control: Annotated[
+        str | None,
+        typer.Option(help="The server's control address (default: the stream's port + 1)."),
+    ] = None,
+    every: Annotated[str, typer.Option(help="Maintain after this much work, e.g. 8h.")] = "8h",
+    duration: Annotated[str, typer.Option(help="How long a maintenance lasts.")] = "30min",
+    until: Annotated[str, typer.Option(help="Give up after this much wall time.")] = "1d",
+) -> None:
+    """Maintain each machine once it has worked EVERY since it was last renewed."""
+    from bridges.agent import MaintenanceAgent
+    from bridges.client import SyncError, TwinClient
+
+    try:
+        work = checks.duration("--every", every)
+        stop = checks.duration("--duration", duration)
+        patience = checks.duration("--until", until)
+        if not work or not stop or not patience:
+            raise UsageError("options --every, --duration and --until must be positive")
+        ctl = control or _next_port(connect)
+    except TwinError as exc:
+        _user_error(exc)
+    with TwinClient(connect, ctl) as client:
+        agent = MaintenanceAgent(client, every=work, duration=stop)
+        try:
+            agent.run(until=patience)
+        except SyncError as exc:
+            err.print(f"error: {exc}", highlight=False, markup=False)
+            raise typer.Exit(EXIT_FAILED) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    applied = sum(1 for r in agent.replies if r.get("ok"))
+    err.print(
+        f"{applied} maintenances applied, {len(agent.replies) - applied} refused",
+        highlight=False,
+    )
+
+
+def _next_port(address: str) -> str:
+    """``tcp://host:5556`` -> ``tcp://host:5557``: the control socket beside the stream."""
+    head, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"option --connect: expected tcp://HOST:PORT, got {address!r}")
+    return f"{head}:{int(port) + 1}"
+
+
 @app.command("schema")
 def schema_command(
     out_path: Annotated[

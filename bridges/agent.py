@@ -1,0 +1,84 @@
+"""Edge agents: programs that watch a live line and act on it through its command door.
+
+An agent observes every change the server streams (through a :class:`TwinClient` and its
+mirror), decides, and acts by sending commands. Subclass :class:`EdgeAgent` and override
+:meth:`EdgeAgent.decide`; :class:`MaintenanceAgent` is a complete example: condition-based
+maintenance by operating hours, the rule a predictive-maintenance retrofit would run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bridges.client import TwinClient
+from twin.changes import Change
+
+
+@dataclass(frozen=True)
+class Action:
+    """A command an agent wants sent: ``action`` on ``target`` with ``params``."""
+
+    action: str
+    target: str
+    params: dict[str, Any]
+
+
+class EdgeAgent:
+    """Observe, decide, act. ``replies`` keeps the server's answer to every command sent."""
+
+    def __init__(self, client: TwinClient) -> None:
+        self.client = client
+        self.replies: list[dict[str, Any]] = []
+        self._pending: list[Any] = []
+
+    def decide(self, change: Change) -> Iterable[Action]:
+        """What to do about one change; the default does nothing."""
+        return ()
+
+    def run(self, until: float = 3600.0) -> None:
+        """Sync, then handle every change until the run ends (or ``until`` wall seconds)."""
+        self.client.sync()
+        for change in self.client.changes(until):
+            for action in self.decide(change):
+                self._pending.append(
+                    self.client.command(action.action, action.target, **action.params)
+                )
+            self._collect()
+        self._collect()
+
+    def _collect(self) -> None:
+        done = [f for f in self._pending if f.done()]
+        self.replies.extend(f.result() for f in done)
+        self._pending = [f for f in self._pending if not f.done()]
+
+
+class MaintenanceAgent(EdgeAgent):
+    """Maintains each machine once it has worked ``every`` seconds since it was last renewed
+    (by a maintenance or a repair), for ``duration`` seconds."""
+
+    def __init__(self, client: TwinClient, every: float, duration: float) -> None:
+        super().__init__(client)
+        self.every = every
+        self.duration = duration
+        self.worked: dict[str, float] = {}
+        self.busy_since: dict[str, float] = {}
+        self.asked: set[str] = set()
+
+    def decide(self, change: Change) -> Iterable[Action]:
+        scope, kind = change.scope, change.kind
+        if kind == "repair" or (kind == "state" and change.value == "maintenance"):
+            self.worked[scope] = 0.0
+            self.asked.discard(scope)
+        if kind != "state":
+            return ()
+        since = self.busy_since.pop(scope, None)
+        if since is not None:
+            self.worked[scope] = self.worked.get(scope, 0.0) + change.time - since
+        if change.value == "busy":
+            self.busy_since[scope] = change.time
+        if self.worked.get(scope, 0.0) >= self.every and scope not in self.asked:
+            self.asked.add(scope)
+            return [Action("maintain", scope, {"duration": self.duration})]
+        return ()
