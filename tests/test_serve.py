@@ -4,6 +4,7 @@ docs/protocol.md alone (raw pyzmq, no project import), on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -134,3 +135,27 @@ def test_an_agent_with_a_bad_address_is_told_so() -> None:
     )
     assert result.returncode == 2
     assert "option --connect: expected tcp://HOST:PORT" in result.stderr
+
+
+def test_twin_watch_shows_the_line_it_follows(tmp_path: Path) -> None:
+    """`twin watch` joins a served line and, without a terminal, prints its last view:
+    every machine with its state, the buffers, the parts inside and recent events."""
+    from test_agents import LINE
+
+    scenario = tmp_path / "wearing.yaml"
+    scenario.write_text(LINE, encoding="utf-8")
+    proc, stream, control = serve(str(scenario), "--speed", "86400", "--wait", "1")
+    watch = subprocess.run(
+        [*TWIN, "watch", "--connect", stream, "--control", control, "--until", "2min"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    proc.communicate(timeout=60)
+    assert watch.returncode == 0, watch.stderr
+    view = watch.stdout
+    assert re.search(r"GRIND\.0\s+■ (busy|starved|blocked|down|setup)", view), view
+    assert re.search(r"WASH\.buffer\s+\d", view), view
+    assert re.search(r"\d+ parts in the line", view), view
+    assert re.search(r"GRIND\.0 (fail|repair)", view), view

@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -711,6 +712,74 @@ def _next_port(address: str) -> str:
     if not sep or not port.isdigit():
         raise UsageError(f"option --connect: expected tcp://HOST:PORT, got {address!r}")
     return f"{head}:{int(port) + 1}"
+
+
+@app.command("watch")
+def watch_command(
+    connect: Annotated[
+        str, typer.Option(help="The server's stream address.")
+    ] = "tcp://127.0.0.1:5556",
+    control: Annotated[
+        str | None,
+        typer.Option(help="The server's control address (default: the stream's port + 1)."),
+    ] = None,
+    until: Annotated[str, typer.Option(help="Give up after this much wall time.")] = "1d",
+) -> None:
+    """A live dashboard of a served line: machines coloured by state, buffers, latest
+    events (joins late from a snapshot). Without a terminal it prints the last view."""
+    from rich.live import Live
+
+    from bridges.client import SyncError, TwinClient
+
+    try:
+        patience = checks.duration("--until", until) or 0.0
+        ctl = control or _next_port(connect)
+    except TwinError as exc:
+        _user_error(exc)
+    events: list[str] = []
+    with TwinClient(connect, ctl) as client:
+        client.listeners.append(lambda c: _note_event(events, c))
+        try:
+            client.sync()
+            end = time.monotonic() + patience
+            with Live(_dashboard(client, events), console=out, auto_refresh=False) as live:
+                while not client.ended and time.monotonic() < end:
+                    if client.poll(0.25):
+                        live.update(_dashboard(client, events), refresh=True)
+                live.update(_dashboard(client, events), refresh=True)
+        except SyncError as exc:
+            err.print(f"error: {exc}", highlight=False, markup=False)
+            raise typer.Exit(EXIT_FAILED) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _note_event(events: list[str], change: Any) -> None:
+    if change.kind not in ("state", "level", "create", "arrive", "start", "finish", "scrap"):
+        events.append(f"{change.time:10.0f} s  {change.scope} {change.kind} {change.value}")
+        del events[:-8]
+
+
+def _dashboard(client: Any, events: list[str]) -> Any:
+    """The view: one row per machine (its state in its colour), buffers, recent events."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from twin.colours import colour
+
+    levels = client.mirror.levels
+    machines = Table("machine", "state", title=f"t = {client.mirror.time:,.0f} s", box=None)
+    for (scope, kind), value in sorted(levels.items()):
+        if kind == "state":
+            machines.add_row(Text(scope), Text(f"■ {value}", style=colour(value)))
+    buffers = Table("buffer", "parts", box=None)
+    for (scope, kind), value in sorted(levels.items()):
+        if kind == "level":
+            buffers.add_row(Text(scope), str(value))
+    summary = Text(f"{len(client.mirror.parts)} parts in the line")
+    recent = Text("\n".join(events) or "no events yet")
+    return Group(machines, buffers, summary, recent)
 
 
 @app.command("schema")
