@@ -8,6 +8,7 @@ maintenance by operating hours, the rule a predictive-maintenance retrofit would
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,16 +38,30 @@ class EdgeAgent:
         """What to do about one change; the default does nothing."""
         return ()
 
+    def tick(self, now: float) -> Iterable[Action]:
+        """What to do now that the server's clock reads ``now`` (heard also from heartbeats,
+        when the line is quiet); the default does nothing."""
+        return ()
+
     def run(self, until: float = 3600.0) -> None:
         """Sync, then handle every change until the run ends (or ``until`` wall seconds)."""
-        self.client.sync()
-        for change in self.client.changes(until):
-            for action in self.decide(change):
-                self._pending.append(
-                    self.client.command(action.action, action.target, **action.params)
-                )
+        client = self.client
+        client.sync()
+        changes: list[Change] = []
+        client.listeners.append(changes.append)
+        deadline = time.monotonic() + until
+        while not client.ended and time.monotonic() < deadline:
+            client.poll(0.05)
+            actions = [a for change in changes for a in self.decide(change)]
+            changes.clear()
+            actions += self.tick(client.clock)
+            for action in actions:
+                self._pending.append(client.command(action.action, action.target, **action.params))
             self._collect()
-        self._collect()
+        end = time.monotonic() + 2.0  # replies still on their way when the run ended
+        while self._pending and time.monotonic() < end:
+            self.client.poll(0.05)
+            self._collect()
 
     def _collect(self) -> None:
         done = [f for f in self._pending if f.done()]
@@ -82,3 +97,25 @@ class MaintenanceAgent(EdgeAgent):
             self.asked.add(scope)
             return [Action("maintain", scope, {"duration": self.duration})]
         return ()
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """An action to take once the simulated clock reaches ``at`` seconds."""
+
+    at: float
+    action: Action
+
+
+class TrainerAgent(EdgeAgent):
+    """Plays a script: each action is sent as soon as the line's clock reaches its time
+    (faults to inject, holds, speed changes, ...), as a trainer would in class."""
+
+    def __init__(self, client: TwinClient, script: list[Scheduled]) -> None:
+        super().__init__(client)
+        self.script = sorted(script, key=lambda s: s.at)
+
+    def tick(self, now: float) -> Iterable[Action]:
+        due = [s for s in self.script if s.at <= now]
+        self.script = self.script[len(due) :]
+        return [s.action for s in due]

@@ -45,6 +45,7 @@ class TwinClient:
         self.seq = 0  # the last state message applied
         self.resyncs = 0
         self.ended = False
+        self.clock = 0.0  # the server's simulated time, from messages and heartbeats
         self.birth: dict[str, Any] | None = None
         self.listeners: list[Listener] = []
         self._replies: dict[str, Future[dict[str, Any]]] = {}
@@ -111,6 +112,10 @@ class TwinClient:
     def _handle(self, frames: list[bytes]) -> None:
         topic, head, body = parse(frames)
         channel = topic.split("/", 1)[0]
+        if head.get("sim_t") is not None:
+            self.clock = max(self.clock, float(head["sim_t"]))
+        if channel == "hb" and isinstance(body.get("clock"), int | float):
+            self.clock = max(self.clock, float(body["clock"]))
         if channel == "death":
             self.ended = True
         elif channel == "birth":

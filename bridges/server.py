@@ -200,6 +200,7 @@ class Server:
         self._last_beat = now
         body = {
             "last_seq": dict(self.seq),
+            "clock": self.pacer.clock(),
             "lag": self.pacer.lag,
             "paused": self.pacer.paused,
             "subscriptions": self.subscriptions,

@@ -181,6 +181,11 @@ AGENT_ACTIONS = frozenset({"hold", "release", "maintain", "speed", "release_rate
 CLOCK_ACTIONS = frozenset({"pause", "resume", "step", "reset"})
 
 
+def parse_command(message: Any) -> Any:
+    """The command ``message`` describes; raises pydantic's ValidationError if none."""
+    return _COMMAND.validate_python(message)
+
+
 def command_schema() -> dict[str, Any]:
     """The JSON Schema of a command, for clients (and the bridge's birth message)."""
     schema: dict[str, Any] = _COMMAND.json_schema()
@@ -247,9 +252,9 @@ class Door:
 
     def _answer(self, message: Any, role: Role, cmd_id: str | None) -> Reply:
         try:
-            command = _COMMAND.validate_python(message)
+            command = parse_command(message)
         except ValidationError as exc:
-            return _refuse(cmd_id, "invalid", *_reasons(exc))
+            return _refuse(cmd_id, "invalid", *reasons(exc))
         if role == "viewer" or (role == "agent" and command.action not in AGENT_ACTIONS):
             article = "an" if role == "agent" else "a"
             return _refuse(cmd_id, "forbidden", f"{article} {role} may not {command.action}")
@@ -364,7 +369,7 @@ def _known(names: Mapping[str, Any]) -> str:
     return ", ".join(listed[:20]) + more
 
 
-def _reasons(exc: ValidationError) -> list[str]:
+def reasons(exc: ValidationError) -> list[str]:
     """One short reason per problem: the field's dotted path, then what is wrong."""
     out = []
     for error in exc.errors()[:10]:

@@ -167,3 +167,21 @@ def test_a_bad_speed_is_refused(scenario: Callable[[str], Scenario], speed: floa
     pacer, _, _ = paced(scenario)
     with pytest.raises(UsageError, match="speed must be a positive number"):
         pacer.set_speed(speed)
+
+
+def test_the_clock_moves_on_between_events(scenario: Callable[[str], Scenario]) -> None:
+    """In real time, the pacer's clock reads the wall-derived simulated time between two
+    events (never past the next one); the environment's clock stays at the last event."""
+    pacer, wall, _ = paced(scenario, speed=60.0)
+    readings: list[tuple[float, float, float]] = []
+
+    def poll(timeout: float) -> None:
+        wall.poll(timeout)
+        readings.append((pacer.env.now, pacer.clock(), pacer.env.peek()))
+
+    pacer.poll = poll
+    pacer.run()
+    assert all(now <= clock <= nxt for now, clock, nxt in readings)
+    assert sum(clock > now for now, clock, _ in readings) > len(readings) / 2
+    fast, _, _ = paced(scenario)
+    assert fast.clock() == fast.env.now  # as fast as possible: the last event's time

@@ -706,6 +706,50 @@ def maintenance_agent_command(
     )
 
 
+@agent_app.command("trainer")
+def trainer_agent_command(
+    script: Annotated[Path, typer.Option(help="The fault script (YAML), see docs/cli.md.")],
+    connect: Annotated[
+        str, typer.Option(help="The server's stream address.")
+    ] = "tcp://127.0.0.1:5556",
+    control: Annotated[
+        str | None,
+        typer.Option(help="The server's control address (default: the stream's port + 1)."),
+    ] = None,
+    until: Annotated[str, typer.Option(help="Give up after this much wall time.")] = "1d",
+) -> None:
+    """Inject the faults of a script into a live run, each at its simulated time."""
+    from bridges.agent import Action, Scheduled, TrainerAgent
+    from bridges.client import SyncError, TwinClient
+    from scenarios.script import load_script
+
+    try:
+        plan = load_script(script)
+        patience = checks.duration("--until", until) or 0.0
+        ctl = control or _next_port(connect)
+    except TwinError as exc:
+        _user_error(exc)
+    steps = [
+        Scheduled(at, Action(c["action"], c["target"], dict(c.get("params") or {})))
+        for at, c in plan
+    ]
+    with TwinClient(connect, ctl) as client:
+        agent = TrainerAgent(client, steps)
+        try:
+            agent.run(until=patience)
+        except SyncError as exc:
+            err.print(f"error: {exc}", highlight=False, markup=False)
+            raise typer.Exit(EXIT_FAILED) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    for reply in agent.replies:
+        if not reply.get("ok"):
+            reason = "; ".join(reply.get("reasons", []))
+            err.print(f"refused: {reply.get('code')}: {reason}", highlight=False, markup=False)
+    applied = sum(1 for r in agent.replies if r.get("ok"))
+    err.print(f"{applied} of {len(steps)} scripted actions applied", highlight=False)
+
+
 def _next_port(address: str) -> str:
     """``tcp://host:5556`` -> ``tcp://host:5557``: the control socket beside the stream."""
     head, sep, port = address.rpartition(":")

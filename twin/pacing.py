@@ -86,6 +86,16 @@ class Pacer:
     def stop(self) -> None:
         self.stopped = True
 
+    def clock(self) -> float:
+        """The simulated time it is now: in real time it moves on between events (the
+        environment's clock only jumps from event to event)."""
+        now = self.env.now
+        if self.speed is None or self.paused:
+            return now
+        wall_start, sim_start = self._anchor
+        current = sim_start + (self.wall() - wall_start) * self.speed
+        return min(max(now, current), self.env.peek(), self.horizon)
+
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> None:
