@@ -660,26 +660,29 @@ def _keep_served(
             raise typer.Exit(EXIT_FAILED) from None
 
 
+# Options of the commands that follow a live run.
+Connect = Annotated[str, typer.Option(help="The server's stream address.")]
+Control = Annotated[
+    str | None,
+    typer.Option(help="The server's control address (default: the stream's port + 1)."),
+]
+Until = Annotated[str, typer.Option(help="Give up after this much wall time.")]
+
 agent_app = typer.Typer(help="Example edge agents for a live run (`twin serve`).")
 app.add_typer(agent_app, name="agent")
 
 
 @agent_app.command("maintenance")
 def maintenance_agent_command(
-    connect: Annotated[
-        str, typer.Option(help="The server's stream address.")
-    ] = "tcp://127.0.0.1:5556",
-    control: Annotated[
-        str | None,
-        typer.Option(help="The server's control address (default: the stream's port + 1)."),
-    ] = None,
+    connect: Connect = "tcp://127.0.0.1:5556",
+    control: Control = None,
     every: Annotated[str, typer.Option(help="Maintain after this much work, e.g. 8h.")] = "8h",
     duration: Annotated[str, typer.Option(help="How long a maintenance lasts.")] = "30min",
-    until: Annotated[str, typer.Option(help="Give up after this much wall time.")] = "1d",
+    until: Until = "1d",
 ) -> None:
     """Maintain each machine once it has worked EVERY since it was last renewed."""
     from bridges.agent import MaintenanceAgent
-    from bridges.client import SyncError, TwinClient
+    from bridges.client import TwinClient
 
     try:
         work = checks.duration("--every", every)
@@ -692,13 +695,8 @@ def maintenance_agent_command(
         _user_error(exc)
     with TwinClient(connect, ctl) as client:
         agent = MaintenanceAgent(client, every=work, duration=stop)
-        try:
+        with _following():
             agent.run(until=patience)
-        except SyncError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
-            raise typer.Exit(EXIT_FAILED) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(EXIT_INTERRUPTED) from None
     applied = sum(1 for r in agent.replies if r.get("ok"))
     err.print(
         f"{applied} maintenances applied, {len(agent.replies) - applied} refused",
@@ -709,18 +707,13 @@ def maintenance_agent_command(
 @agent_app.command("trainer")
 def trainer_agent_command(
     script: Annotated[Path, typer.Option(help="The fault script (YAML), see docs/cli.md.")],
-    connect: Annotated[
-        str, typer.Option(help="The server's stream address.")
-    ] = "tcp://127.0.0.1:5556",
-    control: Annotated[
-        str | None,
-        typer.Option(help="The server's control address (default: the stream's port + 1)."),
-    ] = None,
-    until: Annotated[str, typer.Option(help="Give up after this much wall time.")] = "1d",
+    connect: Connect = "tcp://127.0.0.1:5556",
+    control: Control = None,
+    until: Until = "1d",
 ) -> None:
     """Inject the faults of a script into a live run, each at its simulated time."""
     from bridges.agent import Action, Scheduled, TrainerAgent
-    from bridges.client import SyncError, TwinClient
+    from bridges.client import TwinClient
     from scenarios.script import load_script
 
     try:
@@ -735,19 +728,28 @@ def trainer_agent_command(
     ]
     with TwinClient(connect, ctl) as client:
         agent = TrainerAgent(client, steps)
-        try:
+        with _following():
             agent.run(until=patience)
-        except SyncError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
-            raise typer.Exit(EXIT_FAILED) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(EXIT_INTERRUPTED) from None
     for reply in agent.replies:
         if not reply.get("ok"):
             reason = "; ".join(reply.get("reasons", []))
             err.print(f"refused: {reply.get('code')}: {reason}", highlight=False, markup=False)
     applied = sum(1 for r in agent.replies if r.get("ok"))
     err.print(f"{applied} of {len(steps)} scripted actions applied", highlight=False)
+
+
+@contextmanager
+def _following() -> Iterator[None]:
+    """A server that does not answer is exit 1, Ctrl-C exit 130, both without a traceback."""
+    from bridges.client import SyncError
+
+    try:
+        yield
+    except SyncError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _next_port(address: str) -> str:
@@ -760,20 +762,15 @@ def _next_port(address: str) -> str:
 
 @app.command("watch")
 def watch_command(
-    connect: Annotated[
-        str, typer.Option(help="The server's stream address.")
-    ] = "tcp://127.0.0.1:5556",
-    control: Annotated[
-        str | None,
-        typer.Option(help="The server's control address (default: the stream's port + 1)."),
-    ] = None,
-    until: Annotated[str, typer.Option(help="Give up after this much wall time.")] = "1d",
+    connect: Connect = "tcp://127.0.0.1:5556",
+    control: Control = None,
+    until: Until = "1d",
 ) -> None:
     """A live dashboard of a served line: machines coloured by state, buffers, latest
     events (joins late from a snapshot). Without a terminal it prints the last view."""
     from rich.live import Live
 
-    from bridges.client import SyncError, TwinClient
+    from bridges.client import TwinClient
 
     try:
         patience = checks.duration("--until", until) or 0.0
@@ -783,7 +780,7 @@ def watch_command(
     events: list[str] = []
     with TwinClient(connect, ctl) as client:
         client.listeners.append(lambda c: _note_event(events, c))
-        try:
+        with _following():
             client.sync()
             end = time.monotonic() + patience
             with Live(_dashboard(client, events), console=out, auto_refresh=False) as live:
@@ -791,11 +788,6 @@ def watch_command(
                     if client.poll(0.25):
                         live.update(_dashboard(client, events), refresh=True)
                 live.update(_dashboard(client, events), refresh=True)
-        except SyncError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
-            raise typer.Exit(EXIT_FAILED) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _note_event(events: list[str], change: Any) -> None:
