@@ -8,6 +8,7 @@ maintenance by operating hours, the rule a predictive-maintenance retrofit would
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,12 +28,22 @@ class Action:
 
 
 class EdgeAgent:
-    """Observe, decide, act. ``replies`` keeps the server's answer to every command sent."""
+    """Observe, decide, act. ``replies`` keeps the server's answer to every command sent.
 
-    def __init__(self, client: TwinClient) -> None:
+    :meth:`run` registers the agent under ``name``. With a lock-step server (``twin serve
+    --lockstep``), the agent's actions are held until the clock reaches the next barrier,
+    sent there, and followed by "ready": the server applies them at the barrier's time and
+    only then moves on, so a deterministic agent gives the same run every time.
+    """
+
+    def __init__(self, client: TwinClient, name: str | None = None) -> None:
         self.client = client
+        self.name = name or f"{type(self).__name__}-{os.getpid()}-{id(self) % 10_000}"
         self.replies: list[dict[str, Any]] = []
+        self.lockstep: float | None = None
         self._pending: list[Any] = []
+        self._inbox: list[Change | float] = []  # changes, and barrier times, in stream order
+        self._held: list[Action] = []
 
     def decide(self, change: Change) -> Iterable[Action]:
         """What to do about one change; the default does nothing."""
@@ -40,28 +51,46 @@ class EdgeAgent:
 
     def tick(self, now: float) -> Iterable[Action]:
         """What to do now that the server's clock reads ``now`` (heard also from heartbeats,
-        when the line is quiet); the default does nothing."""
+        when the line is quiet; at each barrier in lock-step); the default does nothing."""
         return ()
 
     def run(self, until: float = 3600.0) -> None:
-        """Sync, then handle every change until the run ends (or ``until`` wall seconds)."""
+        """Sync, register, then handle every change until the run ends (or ``until`` wall
+        seconds)."""
         client = self.client
         client.sync()
-        changes: list[Change] = []
-        client.listeners.append(changes.append)
+        client.listeners.append(self._inbox.append)
+        client.barrier_listeners.append(self._inbox.append)
+        self.lockstep = client.register(self.name).get("lockstep")
         deadline = time.monotonic() + until
         while not client.ended and time.monotonic() < deadline:
             client.poll(0.05)
-            actions = [a for change in changes for a in self.decide(change)]
-            changes.clear()
-            actions += self.tick(client.clock)
-            for action in actions:
-                self._pending.append(client.command(action.action, action.target, **action.params))
+            self._handle_inbox()
+            if self.lockstep is None:
+                self._send([*self._held, *self.tick(client.clock)])
+                self._held.clear()
+            if client.dropped_as_late:  # too slow at a barrier: join again
+                client.dropped_as_late.clear()
+                client.register(self.name)
             self._collect()
         end = time.monotonic() + 2.0  # replies still on their way when the run ended
         while self._pending and time.monotonic() < end:
             self.client.poll(0.05)
             self._collect()
+
+    def _handle_inbox(self) -> None:
+        inbox, self._inbox[:] = list(self._inbox), []
+        for item in inbox:
+            if isinstance(item, float):  # a barrier: act, then say so
+                self._send([*self._held, *self.tick(item)])
+                self._held.clear()
+                self.client.ready(item)
+            else:
+                self._held.extend(self.decide(item))
+
+    def _send(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            self._pending.append(self.client.command(action.action, action.target, **action.params))
 
     def _collect(self) -> None:
         done = [f for f in self._pending if f.done()]
@@ -73,8 +102,10 @@ class MaintenanceAgent(EdgeAgent):
     """Maintains each machine once it has worked ``every`` seconds since it was last renewed
     (by a maintenance or a repair), for ``duration`` seconds."""
 
-    def __init__(self, client: TwinClient, every: float, duration: float) -> None:
-        super().__init__(client)
+    def __init__(
+        self, client: TwinClient, every: float, duration: float, name: str | None = None
+    ) -> None:
+        super().__init__(client, name)
         self.every = every
         self.duration = duration
         self.worked: dict[str, float] = {}
@@ -111,8 +142,10 @@ class TrainerAgent(EdgeAgent):
     """Plays a script: each action is sent as soon as the line's clock reaches its time
     (faults to inject, holds, speed changes, ...), as a trainer would in class."""
 
-    def __init__(self, client: TwinClient, script: list[Scheduled]) -> None:
-        super().__init__(client)
+    def __init__(
+        self, client: TwinClient, script: list[Scheduled], name: str | None = None
+    ) -> None:
+        super().__init__(client, name)
         self.script = sorted(script, key=lambda s: s.at)
 
     def tick(self, now: float) -> Iterable[Action]:

@@ -23,6 +23,7 @@ from bridges.wire import change_of, parse
 from twin.changes import Change, Mirror
 
 Listener = Callable[[Change], None]
+BarrierListener = Callable[[float], None]
 
 
 class SyncError(RuntimeError):
@@ -47,7 +48,12 @@ class TwinClient:
         self.ended = False
         self.clock = 0.0  # the server's simulated time, from messages and heartbeats
         self.birth: dict[str, Any] | None = None
+        self.kpis: dict[str, Any] | None = None  # the latest kpi/ sample
         self.listeners: list[Listener] = []
+        # Told, in stream order, when a lock-step server's clock reaches a barrier.
+        self.barrier_listeners: list[BarrierListener] = []
+        self.dropped_as_late: list[float] = []  # barriers at which this agent was dropped
+        self.name: str | None = None  # the name this client registered under
         self._replies: dict[str, Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._kept: list[list[bytes]] = []
@@ -120,6 +126,10 @@ class TwinClient:
             self.ended = True
         elif channel == "birth":
             self.birth = body
+        elif channel == "kpi":
+            self.kpis = body
+        elif topic == "event/lockstep/":
+            self._lockstep(body)
         elif channel == "event" and topic != "event/commands/":
             self._tell(change_of(body))
         elif channel == "state":
@@ -136,6 +146,14 @@ class TwinClient:
         change = change_of(body)
         self.mirror.apply(change)
         self._tell(change)
+
+    def _lockstep(self, body: dict[str, Any]) -> None:
+        t = float(body["t"])
+        if self.name is not None and self.name in body.get("late", ()):
+            self.dropped_as_late.append(t)
+        elif self.name is not None and self.name in body.get("agents", ()):
+            for listener in self.barrier_listeners:
+                listener(t)
 
     def _tell(self, change: Change) -> None:
         for listener in self.listeners:
@@ -154,6 +172,29 @@ class TwinClient:
         command = {"cmd_id": cmd_id, "action": action, "target": target, "params": params}
         self.ctl.send(json.dumps({"type": "command", "command": command}).encode())
         return future
+
+    # -- lock-step ------------------------------------------------------------------------
+
+    def register(self, name: str) -> dict[str, Any]:
+        """Register as an agent: a lock-step server then waits for :meth:`ready` at each
+        barrier. Returns the answer (``lockstep`` is the server's interval, or None)."""
+        self.ctl.send(json.dumps({"type": "register", "name": name}).encode())
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.ctl.poll(int(remaining * 1000)):
+                raise SyncError("no answer from the server to the registration in time")
+            answer = json.loads(self.ctl.recv())
+            if answer.get("type") == "registered":
+                self.name = name
+                return dict(answer)
+            if answer.get("type") == "error":
+                raise SyncError("registration refused: " + "; ".join(answer.get("reasons", [])))
+            self._reply(answer)
+
+    def ready(self, t: float) -> None:
+        """Tell a lock-step server that this agent is done with the barrier at ``t``."""
+        self.ctl.send(json.dumps({"type": "ready", "t": t}).encode())
 
     def _reply(self, answer: dict[str, Any]) -> None:
         future = self._replies.pop(str(answer.get("cmd_id")), None)

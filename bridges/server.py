@@ -27,7 +27,7 @@ from bridges.wire import (
 )
 from scenarios.builder import build
 from scenarios.commands import Door, Role, command_schema
-from scenarios.experiment import collect
+from scenarios.experiment import collect, sample
 from scenarios.overrides import override
 from scenarios.schema import Scenario
 from twin.changes import Change, Changes
@@ -36,6 +36,15 @@ from twin.pacing import Pacer
 SNAPSHOT_CHUNK = 500  # records per snapshot reply
 _MORE = zmq.SNDMORE | zmq.NOBLOCK
 ROLES = ("viewer", "agent", "trainer")
+MAX_AGENTS = 256
+
+
+@dataclass
+class Agent:
+    """An agent registered for lock-step: its name, and the barrier it is ready for."""
+
+    name: str
+    ready: float
 
 
 @dataclass
@@ -51,6 +60,10 @@ class Settings:
     heartbeat: float = 0.5  # seconds of wall time between heartbeats
     hwm: int = 100_000  # messages queued per subscriber before ZeroMQ drops for it
     role: Role = "trainer"  # the role of every client when no keys are used
+    kpi_every: float = 60.0  # simulated seconds between two kpi/ messages
+    agents: int = 0  # lock-step: hold the clock at 0 until this many agents have registered
+    agent_timeout: float = 10.0  # lock-step: wall seconds an agent may take at a barrier
+    on_late: Callable[[float, list[str]], None] | None = None  # told of agents dropped as late
 
 
 class Server:
@@ -82,6 +95,11 @@ class Server:
         self.subscriptions = 0
         self.refused = 0
         self.applied: list[dict[str, Any]] = []
+        # Agents registered for lock-step, by their control identity: name, and the last
+        # barrier time they said they are ready for.
+        self.agents: dict[bytes, Agent] = {}
+        # Agents registered for lock-step, by their control identity: name, and the last
+        # barrier time they said they are ready for.
         self._last_beat = 0.0
         self._rebirth = False
         self._start(scenario)
@@ -98,10 +116,19 @@ class Server:
         self.changes.subscribe(self._publish)
         s = self.settings
         self.pacer = Pacer(
-            self.env, scenario.horizon, self._poll, speed=s.speed, lockstep=s.lockstep
+            self.env,
+            scenario.horizon,
+            self._poll,
+            speed=s.speed,
+            lockstep=s.lockstep,
+            barrier=self._barrier,
+            sample_every=s.kpi_every,
+            sample=self._kpi,
         )
         self.door = Door(self.line, clock=self, counter=lambda: self.pacer.events)
         self._reset_to: int | None = None
+        for agent in self.agents.values():
+            agent.ready = 0.0  # a new epoch's clock starts again at 0
         if self.epoch > 0:
             self._send("birth", None, self.birth())
 
@@ -130,8 +157,73 @@ class Server:
         self.ctx.term()
 
     def _wait_for_subscribers(self) -> None:
-        while self.subscriptions < self.settings.wait:
+        """Hold the clock at 0 until --wait subscribers (and, in lock-step, --agents agents)."""
+        while self.subscriptions < self.settings.wait or len(self.agents) < self.settings.agents:
             self._poll(0.05)
+
+    # -- lock-step ------------------------------------------------------------------------
+
+    def _barrier(self, t: float) -> None:
+        """The clock is at ``t``: announce it, then wait until every registered agent says
+        it is ready for ``t`` (its commands, sent before, are applied at ``t``). An agent
+        that takes longer than ``agent_timeout`` is named and dropped, so the run goes on."""
+        self._send("event", "lockstep", {"t": t, "agents": self._names(self.agents)})
+        deadline = time.monotonic() + self.settings.agent_timeout
+        while not self.pacer.stopped:
+            waiting = {k: a for k, a in self.agents.items() if a.ready < t}
+            if not waiting:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                late = self._names(waiting)
+                for key in waiting:
+                    del self.agents[key]
+                self._send("event", "lockstep", {"t": t, "late": late})
+                if self.settings.on_late is not None:
+                    self.settings.on_late(t, late)
+                return
+            self._poll(min(left, 0.05))
+
+    @staticmethod
+    def _names(agents: dict[bytes, Agent]) -> list[str]:
+        return sorted(a.name for a in agents.values())
+
+    def _register(self, identity: bytes, request: dict[str, Any]) -> list[dict[str, Any]]:
+        name = request.get("name")
+        if not (isinstance(name, str) and 0 < len(name) <= 64 and name.isprintable()):
+            self.refused += 1
+            reason = "register: name must be a printable string of 1 to 64 characters"
+            return [{"type": "error", "code": "invalid", "reasons": [reason]}]
+        taken = {a.name for key, a in self.agents.items() if key != identity}
+        if name in taken:
+            reason = f"register: an agent named {name!r} is registered already"
+            return [{"type": "error", "code": "invalid", "reasons": [reason]}]
+        if len(self.agents) >= MAX_AGENTS and identity not in self.agents:
+            reason = f"register: at most {MAX_AGENTS} agents"
+            return [{"type": "error", "code": "invalid", "reasons": [reason]}]
+        self.agents[identity] = Agent(name, self.env.now)
+        return [
+            {
+                "type": "registered",
+                "name": name,
+                "lockstep": self.settings.lockstep,
+                "sim_t": self.env.now,
+            }
+        ]
+
+    def _ready(self, identity: bytes, request: dict[str, Any]) -> list[dict[str, Any]]:
+        agent = self.agents.get(identity)
+        t = request.get("t")
+        if agent is None or not isinstance(t, int | float) or isinstance(t, bool):
+            self.refused += 1
+            reason = "ready: register first, and give the barrier time t (seconds)"
+            return [{"type": "error", "code": "invalid", "reasons": [reason]}]
+        agent.ready = max(agent.ready, float(t))
+        return []
+
+    def _unregister(self, identity: bytes, _: dict[str, Any]) -> list[dict[str, Any]]:
+        agent = self.agents.pop(identity, None)
+        return [{"type": "unregistered", "name": agent.name if agent else None}]
 
     # -- the clock controls the door hands on ---------------------------------------------
 
@@ -157,17 +249,23 @@ class Server:
     def _publish(self, change: Change) -> None:
         self._send(channel_of(change), change.scope, change_body(change))
 
-    def _send(self, channel: str, entity: str | None, body: Any) -> None:
+    def _send(
+        self, channel: str, entity: str | None, body: Any, sim_t: float | None = None
+    ) -> None:
         """Publish one message; never waits (a subscriber past its high-water mark loses it)."""
         self.seq[channel] += 1
-        parts = frames(
-            channel, entity, body, self.epoch, self.seq[channel], self.env.now, self.settings.codec
-        )
+        now = self.env.now if sim_t is None else sim_t
+        seq, codec = self.seq[channel], self.settings.codec
+        parts = frames(channel, entity, body, self.epoch, seq, now, codec)
         # Three sends cost a third of one send_multipart, which checks each frame in Python.
         pub = self.pub
         pub.send(parts[0], _MORE)
         pub.send(parts[1], _MORE)
         pub.send(parts[2], zmq.NOBLOCK)
+
+    def _kpi(self, t: float) -> None:
+        """A kpi/ message: the headline KPIs so far at simulated time ``t``."""
+        self._send("kpi", None, sample(self.line, t), sim_t=t)
 
     def birth(self) -> dict[str, Any]:
         """What the line is: its entities, their kinds and metrics, and the commands."""
@@ -240,14 +338,14 @@ class Server:
 
     def _request(self, parts: list[bytes]) -> None:
         identity = parts[0]
-        reply = self._answer(parts[1:])
+        reply = self._answer(identity, parts[1:])
         for body in reply:
             try:
                 self.ctl.send_multipart([identity, json.dumps(body).encode()], flags=zmq.NOBLOCK)
             except zmq.ZMQError:
                 return  # the client is gone, or not reading: never wait for it
 
-    def _answer(self, frames_: list[bytes]) -> list[dict[str, Any]]:
+    def _answer(self, identity: bytes, frames_: list[bytes]) -> list[dict[str, Any]]:
         try:
             if len(frames_) != 1:
                 raise ValueError(f"a request is one frame, got {len(frames_)}")
@@ -261,6 +359,9 @@ class Server:
             "snapshot": self._snapshot,
             "command": self._command,
             "birth": lambda _: [{"type": "birth", "epoch": self.epoch, **self.birth()}],
+            "register": lambda r: self._register(identity, r),
+            "ready": lambda r: self._ready(identity, r),
+            "unregister": lambda r: self._unregister(identity, r),
         }
         kind = request.get("type")
         handler = handlers.get(kind) if isinstance(kind, str) else None

@@ -164,3 +164,33 @@ def collect(line: Line, now: float) -> dict[str, object]:
     for sid, flag in bottleneck_flags(periods).items():
         stations[sid]["bottleneck"] = flag
     return {"line": line_kpis(line, now), "stations": stations}
+
+
+def sample(line: Line, now: float) -> dict[str, Any]:
+    """The headline KPIs so far, at ``now``: what a live view shows and a run samples over
+    time. Figures measured after the warm-up are NaN before it ends (and at its end).
+    Taking a sample changes nothing in the run (its results stay the same to the bit)."""
+    measured = now > line.warmup
+    span = now - line.warmup
+    stations: dict[str, dict[str, float]] = {}
+    for sid, st in line.stations.items():
+        by_state = dict(zip(STATES, st.state_totals_at(now), strict=True))
+        observed = sum(by_state.values())
+        t = time_elements(by_state)
+        availability = _ratio(t["apt"], t["pbt"])
+        oee = availability * _ratio(st.ideal_time, t["apt"]) * _ratio(st.good, st.produced)
+        stations[sid] = {
+            "availability": availability,
+            "oee_index": oee,
+            **{state: _ratio(s, observed) for state, s in by_state.items()},
+        }
+    return {
+        "t": now,
+        "good": float(line.finished),
+        "scrapped": float(line.scrapped),
+        "in_system": float(line.in_system),
+        "throughput_per_hour": _ratio(line.good_after_warmup * 3600.0, span),
+        "wip": line.wip.mean_at(now) if measured else math.nan,
+        "lead_time_mean_s": line.lead_time.mean,
+        "stations": stations,
+    }

@@ -173,6 +173,14 @@ class Station:
                 totals[i] += t
         return totals
 
+    def state_totals_at(self, now: float) -> list[float]:
+        """:meth:`state_totals` as they would read at ``now``, changing nothing."""
+        totals = [0.0] * len(STATES)
+        for machine in self.machines:
+            for i, t in enumerate(machine.clock.totals_at(now)):
+                totals[i] += t
+        return totals
+
 
 class Machine:
     """One server of a station: takes parts, sets up, works, fails, and passes parts on.

@@ -12,6 +12,7 @@ import simpy
 import yaml
 
 from models.kpi import collect as collect  # re-exported for live runs
+from models.kpi import sample as sample  # re-exported for live runs
 from scenarios.builder import build
 from scenarios.schema import Scenario
 from twin.changes import Changes

@@ -2,9 +2,11 @@
 
 A live run records each command it applied with the number of events the simulation had run
 (``event``) when it was applied. A replay runs the same replication event by event and
-applies each command after the same number of events, so the sample path, and every figure,
-is the live run's to the bit. Clock commands (pause, resume, step, speed of the clock) do not
-change a run and are skipped; a run that was reset cannot be replayed as one.
+applies each command after the same number of events (and at the same simulated time, when
+the live clock had moved on without an event, as at a lock-step barrier), so the sample path,
+and every figure, is the live run's to the bit. Clock commands (pause, resume, step, speed of
+the clock) do not change a run and are skipped; a run that was reset cannot be replayed as
+one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from scenarios.builder import build
 from scenarios.commands import CLOCK, CLOCK_ACTIONS, Door
 from scenarios.schema import Scenario
 from twin.errors import SimulationError, UsageError
+from twin.pacing import move_clock
 
 OPTION = "option --commands"
 
@@ -54,6 +57,7 @@ def replay(scenario: Scenario, commands: list[dict[str, Any]]) -> dict[str, Any]
     i = 0
     while True:
         while i < len(pending) and pending[i]["event"] <= events:
+            events += _catch_up(env, pending[i])
             _apply(door, pending[i])
             i += 1
         if env.peek() >= scenario.horizon:
@@ -61,8 +65,17 @@ def replay(scenario: Scenario, commands: list[dict[str, Any]]) -> dict[str, Any]
         env.step()
         events += 1
     if env.now < scenario.horizon:
-        env.run(until=scenario.horizon)
+        move_clock(env, scenario.horizon)
     return collect(line, env.now)
+
+
+def _catch_up(env: simpy.Environment, entry: dict[str, Any]) -> int:
+    """Move the clock to where the command took effect when no event lies in between (a
+    lock-step barrier, a paused clock stepped by a duration); the events run on the way."""
+    at = entry.get("at")
+    if isinstance(at, int | float) and env.now < at <= env.peek():
+        return move_clock(env, at)
+    return 0
 
 
 def _clock(entry: dict[str, Any]) -> bool:

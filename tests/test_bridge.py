@@ -17,7 +17,7 @@ from live import DEADLINE, LOOPBACK, Served
 from bridges.server import Settings
 from bridges.wire import change_of, parse
 from scenarios.builder import build
-from scenarios.experiment import run_replication
+from scenarios.experiment import run_replication, sample
 from scenarios.schema import Scenario
 from twin.changes import Change, Changes, Mirror
 
@@ -250,3 +250,26 @@ def test_a_reset_starts_a_new_epoch_with_a_new_birth(scenario: Callable[[str], S
     assert after and all(head["epoch"] == 1 for head in after)
     reseeded = scenario(LINE.replace("seed: 8", "seed: 99"))
     assert kpis == run_replication(reseeded, 0)
+
+
+def test_kpi_messages_sample_the_run_at_fixed_simulated_times(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """kpi/ carries the headline KPIs every `kpi_every` simulated seconds, the last one at
+    the horizon; each equals the KPIs of a batch run stopped at that time."""
+    model = scenario(LINE)
+    with sockets() as ctx:
+        settings = Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, kpi_every=600.0)
+        served = Served(model, settings)
+        messages = receive_all(subscriber(ctx, served.pub))
+    assert served.join() == run_replication(model, 0)
+    samples = [(head, body) for topic, head, body in messages if topic == "kpi/"]
+    assert [body["t"] for _, body in samples] == [600.0 * k for k in range(1, 7)]
+    assert all(head["sim_t"] == body["t"] for head, body in samples)
+    env = simpy.Environment()
+    line = build(env, model, 0)
+    env.run(until=1800.0)
+    expected = json.loads(json.dumps(sample(line, 1800.0)).replace("NaN", "null"))
+    assert samples[2][1] == expected
+    assert set(samples[-1][1]["stations"]) == {"M1", "M2"}
+    assert samples[-1][1]["good"] > 0

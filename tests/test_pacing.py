@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import simpy
 
-from models.kpi import collect
+from models.kpi import collect, sample
 from scenarios.builder import build
 from scenarios.experiment import run_replication
 from scenarios.schema import Scenario
@@ -185,3 +185,44 @@ def test_the_clock_moves_on_between_events(scenario: Callable[[str], Scenario]) 
     assert sum(clock > now for now, clock, _ in readings) > len(readings) / 2
     fast, _, _ = paced(scenario)
     assert fast.clock() == fast.env.now  # as fast as possible: the last event's time
+
+
+def _sampled(scenario: Callable[[str], Scenario], t: float) -> str:
+    """The KPI sample of a batch run stopped at ``t`` (as text: NaN equals NaN)."""
+    env = simpy.Environment()
+    line = build(env, scenario(LINE), 0)
+    env.run(until=t)
+    return repr(sample(line, t))
+
+
+def test_samples_fall_between_events_and_change_nothing(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """Sampling every 5 min (as the live bridge's kpi channel does) gives a sample at 5, 10,
+    ..., 60 min equal to a batch run's state stopped there, and the run's results unchanged."""
+    env = simpy.Environment()
+    line = build(env, scenario(LINE), 0)
+    taken: list[tuple[float, str]] = []
+
+    def take(t: float) -> None:
+        assert env.now <= t and (t < env.peek() or t == 3600.0)
+        taken.append((t, repr(sample(line, t))))
+
+    pacer = Pacer(env, 3600.0, lambda _: None, sample_every=300.0, sample=take)
+    pacer.run()
+    assert [t for t, _ in taken] == [300.0 * k for k in range(1, 13)]
+    for t, text in taken[::4]:
+        assert text == _sampled(scenario, t)
+    assert collect(line, env.now) == run_replication(scenario(LINE), 0)
+
+
+def test_samples_come_on_time_in_real_time(scenario: Callable[[str], Scenario]) -> None:
+    """At 60x, the sample at simulated t is taken at wall time t/60, even when no event
+    falls near it."""
+    pacer, wall, _ = paced(scenario, speed=60.0, sample_every=120.0)
+    when: list[tuple[float, float]] = []
+    pacer.sample = lambda t: when.append((t, wall.now))
+    pacer.run()
+    assert len(when) == 30
+    for t, at in when:
+        assert at == pytest.approx(t / 60.0, abs=0.06)

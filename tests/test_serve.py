@@ -108,7 +108,7 @@ def test_the_maintenance_agent_command_acts_on_a_served_line(tmp_path: Path) -> 
     scenario.write_text(LINE, encoding="utf-8")
     out = tmp_path / "served"
     proc, stream, control = serve(
-        str(scenario), "--speed", "86400", "--wait", "1", "--out", str(out)
+        str(scenario), "--lockstep", "10min", "--agents", "1", "--out", str(out)
     )
     rule = ["--every", "1h", "--duration", "10min", "--until", "2min"]
     agent = subprocess.run(
@@ -169,7 +169,8 @@ SCRIPT = """\
 
 
 def test_the_trainer_agent_plays_its_script(tmp_path: Path) -> None:
-    """`twin agent trainer --script`: each action is applied once the clock reaches its time."""
+    """`twin agent trainer --script`: each action is applied once the clock reaches its time
+    (in lock-step: exactly then)."""
     from test_agents import LINE
 
     scenario = tmp_path / "wearing.yaml"
@@ -177,7 +178,7 @@ def test_the_trainer_agent_plays_its_script(tmp_path: Path) -> None:
     script = tmp_path / "faults.yaml"
     script.write_text(SCRIPT, encoding="utf-8")
     out = tmp_path / "served"
-    served = ["--horizon", "6h", "--speed", "3600", "--wait", "1", "--out", str(out)]
+    served = ["--horizon", "6h", "--lockstep", "10min", "--agents", "1", "--out", str(out)]
     proc, stream, control = serve(str(scenario), *served)
     where = ["--connect", stream, "--control", control, "--until", "3min"]
     trainer = subprocess.run(
@@ -195,10 +196,8 @@ def test_the_trainer_agent_plays_its_script(tmp_path: Path) -> None:
         ("hold", "WASH"),
         ("release", "WASH"),
     ]
-    # Due at 1 h, 2 h, 3 h. A command takes effect at the simulated time of the last event
-    # (a quiet line, here held, has none for a while), so only the order and a bound hold.
-    ats = [c["at"] for c in applied]
-    assert ats == sorted(ats) and 3600.0 <= ats[1] < 7200.0 + 3600.0
+    # In lock-step each action is sent at the first barrier at or after its time.
+    assert [c["at"] for c in applied] == [3600.0, 7200.0, 10800.0]
 
 
 def test_a_bad_script_is_refused_before_anything_is_sent(tmp_path: Path) -> None:

@@ -554,6 +554,9 @@ def scenarios_command() -> None:
     print_table(out, table)
 
 
+MAX_SAMPLES = 1_000_000  # kpi/ messages in one served run
+
+
 @app.command("serve")
 def serve_command(
     scenario: ScenarioArg,
@@ -570,14 +573,23 @@ def serve_command(
         str | None, typer.Option(help="Advance this much simulated time at a time, e.g. 1min.")
     ] = None,
     wait: Annotated[int, typer.Option(help="Hold the clock at 0 until N subscribers.")] = 0,
+    agents: Annotated[
+        int, typer.Option(help="With --lockstep: hold the clock at 0 until N agents registered.")
+    ] = 0,
+    agent_timeout: Annotated[
+        str, typer.Option(help="With --lockstep: how long an agent may take at a barrier.")
+    ] = "10s",
     pub: Annotated[str, typer.Option(help="Stream (XPUB) address.")] = "tcp://127.0.0.1:5556",
     ctl: Annotated[str, typer.Option(help="Control (ROUTER) address.")] = "tcp://127.0.0.1:5557",
     codec: Annotated[str, typer.Option(help="Body encoding: json or msgpack.")] = "json",
+    kpi_every: Annotated[
+        str, typer.Option(help="Simulated time between two kpi/ messages.")
+    ] = "1min",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Keep the run here.")] = None,
 ) -> None:
     """Run replication 0 live: stream its changes over ZeroMQ and take commands
     (docs/protocol.md)."""
-    from bridges.server import Settings
+    from bridges.server import MAX_AGENTS, Settings
     from scenarios.overrides import override
     from scenarios.retrofits import apply, parse_plan
 
@@ -592,13 +604,29 @@ def serve_command(
         step = checks.duration("--lockstep", lockstep)
         if step == 0:
             raise UsageError("option --lockstep: must be a positive duration")
+        checks.between("--agents", agents, 0, MAX_AGENTS, "agents")
+        if agents and step is None:
+            raise UsageError("option --agents: only with --lockstep (agents are waited for there)")
+        patience = checks.duration("--agent-timeout", agent_timeout)
+        if not patience:
+            raise UsageError("option --agent-timeout: must be a positive duration")
+        sampling = checks.duration("--kpi-every", kpi_every)
+        if not sampling:
+            raise UsageError("option --kpi-every: must be a positive duration")
         _writable("--out", out_dir, folder=True)
         model = _load(scenario, None, seed, horizon, None)
+        if model.horizon / sampling > MAX_SAMPLES:
+            raise UsageError(
+                f"option --kpi-every: {kpi_every} gives more than {MAX_SAMPLES:,} kpi/ messages "
+                f"over the horizon; give at least {model.horizon / MAX_SAMPLES:g} s"
+            )
         if plan is not None:
             chosen = parse_plan(model, plan)
             model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
         settings = Settings(pub=pub, ctl=ctl, codec="msgpack" if codec == "msgpack" else "json")
         settings.speed, settings.lockstep, settings.wait = speed, step, wait
+        settings.kpi_every = sampling
+        settings.agents, settings.agent_timeout, settings.on_late = agents, patience, _late
         server = _bind(model, settings)
     except TwinError as exc:
         _user_error(exc)
@@ -621,6 +649,15 @@ def serve_command(
         err.print("interrupted: death sent, run stopped", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     _keep_served(model, kpis, server.applied, out_dir)
+
+
+def _late(t: float, names: list[str]) -> None:
+    err.print(
+        f"warning: lock-step: {', '.join(names)} did not say ready within --agent-timeout "
+        f"at t = {t:g} s; dropped (an agent may register again)",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _bind(model: Scenario, settings: Any) -> Any:
@@ -814,6 +851,14 @@ def _dashboard(client: Any, events: list[str]) -> Any:
         if kind == "level":
             buffers.add_row(Text(scope), str(value))
     summary = Text(f"{len(client.mirror.parts)} parts in the line")
+    if client.kpis:
+        k = client.kpis
+        rate = k.get("throughput_per_hour")
+        shown = "–" if rate is None else f"{rate:.1f}"
+        summary.append(
+            f"; {k.get('good', 0):,.0f} good and {k.get('scrapped', 0):,.0f} scrapped so far; "
+            f"throughput {shown} good parts/h (at t = {k.get('t', 0):,.0f} s)"
+        )
     recent = Text("\n".join(events) or "no events yet")
     return Group(machines, buffers, summary, recent)
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
+from simpy.events import URGENT
 
 from twin.errors import UsageError
 
@@ -40,6 +41,8 @@ class Pacer:
     speed: float | None = None
     lockstep: float | None = None
     barrier: Callable[[float], None] | None = None
+    sample_every: float | None = None  # simulated seconds between two calls of ``sample``
+    sample: Callable[[float], None] | None = None
     wall: Callable[[], float] = time.monotonic
     slice: float = 0.05  # longest wait between two polls, wall seconds
     fast_poll_every: int = 2000  # events between two polls in a fast run
@@ -50,6 +53,7 @@ class Pacer:
     _anchor: tuple[float, float] = (0.0, 0.0)  # (wall, sim) at the last re-anchoring
     _steps: list[float | None] = field(default_factory=list)
     _next_barrier: float = math.inf
+    _next_sample: float = math.inf
 
     def __post_init__(self) -> None:
         if self.speed is not None:
@@ -58,6 +62,10 @@ class Pacer:
             if not (math.isfinite(self.lockstep) and self.lockstep > 0):
                 raise UsageError(f"lock-step interval must be positive, got {self.lockstep}")
             self._next_barrier = self.env.now + self.lockstep
+        if self.sample_every is not None:
+            if not (math.isfinite(self.sample_every) and self.sample_every > 0):
+                raise UsageError(f"sampling interval must be positive, got {self.sample_every}")
+            self._next_sample = self.env.now + self.sample_every
         self._reanchor()
 
     # -- controls (the clock commands of the door) ----------------------------------------
@@ -114,9 +122,12 @@ class Pacer:
                     self.poll(self.slice)
                 continue
             nxt = env.peek()
-            due = min(nxt, self.horizon, self._next_barrier)
+            due = min(nxt, self.horizon, self._next_barrier, self._next_sample)
             if self.speed is not None and not self._on_time(due):
                 continue
+            if self._next_sample < min(nxt, self._next_barrier, _after(self.horizon)):
+                self._samples(min(nxt, self._next_barrier, _after(self.horizon)))
+                continue  # the next event may not be due yet
             if nxt < min(self.horizon, self._next_barrier):
                 self._step()
                 count += 1
@@ -127,12 +138,15 @@ class Pacer:
                 self._at_barrier()
             else:
                 self._advance(self.horizon)
+        if not self.stopped:
+            self._samples(_after(self.horizon))  # the one at the horizon, if still due
 
     def _step_once(self, duration: float | None) -> None:
         """One step of a paused clock: the next event, or ``duration`` seconds."""
         env = self.env
         if duration is None:
             if env.peek() < self.horizon:
+                self._samples(env.peek())
                 self._step()
             else:
                 self._advance(self.horizon)
@@ -143,6 +157,18 @@ class Pacer:
         """Run one event; ``events`` counts them (a replay applies commands at the same count)."""
         self.env.step()
         self.events += 1
+
+    def _samples(self, before: float) -> None:
+        """Take every sample due before ``before`` (and not after the horizon).
+
+        Samples fall due between events: the one at ``t`` is taken once every event at
+        ``t`` has run and before any later one runs (the state is constant in between), so
+        sampling adds no event and changes nothing in the run."""
+        while self._next_sample < before and self._next_sample <= self.horizon:
+            t = self._next_sample
+            self._next_sample = t + (self.sample_every or math.inf)
+            if self.sample is not None:
+                self.sample(t)
 
     def _on_time(self, due: float) -> bool:
         """Whether simulated time ``due`` has come; if not, poll for a while and say no."""
@@ -159,9 +185,11 @@ class Pacer:
         """Run every event before ``until`` and move the clock there."""
         env = self.env
         while env.peek() < until:
+            self._samples(env.peek())
             self._step()
         if until > env.now and math.isfinite(until):
-            env.run(until=until)
+            self._samples(until)
+            self.events += move_clock(env, until)
 
     def _at_barrier(self) -> None:
         t = self._next_barrier
@@ -173,6 +201,30 @@ class Pacer:
 
     def _reanchor(self) -> None:
         self._anchor = (self.wall(), self.env.now)
+
+
+def move_clock(env: simpy.Environment, t: float) -> int:
+    """Move ``env``'s clock to ``t`` (no event due before it) and return the model events
+    run on the way, all at ``t`` (urgent ones scheduled there earlier; normally none).
+
+    ``env.run(until=t)`` would leave its stop event behind in the queue (SimPy reschedules
+    it), and that stale event would be counted as one more event by whoever counts steps;
+    a replay counting steps would then lose step with the live run. A marker without
+    callbacks, stepped through, leaves nothing behind."""
+    marker = simpy.Event(env)
+    marker._ok = True  # triggered, as run(until=...) triggers its own
+    marker._value = None
+    env.schedule(marker, URGENT, t - env.now)
+    steps = 0
+    while marker.callbacks is not None:  # not processed yet
+        env.step()
+        steps += 1
+    return steps - 1  # the marker's own step is no model event
+
+
+def _after(t: float) -> float:
+    """The next float after ``t``: samples before it include one at ``t``."""
+    return math.nextafter(t, math.inf)
 
 
 def _check_speed(factor: float) -> None:

@@ -39,6 +39,15 @@ class StateClock:
         self.enter(self.state, now)
         return self.totals
 
+    def totals_at(self, now: float) -> list[float]:
+        """The totals as they would read at ``now``, changing nothing (a sample mid-run
+        leaves the run's own sums, and so its results, exactly as they were)."""
+        totals = list(self.totals)
+        t0 = self.since if self.since > self.start else self.start
+        if now > t0:
+            totals[self.state] += now - t0
+        return totals
+
 
 class TimeAverage:
     """The time integral of a piecewise-constant level, counted after ``start``."""
@@ -62,6 +71,13 @@ class TimeAverage:
         self.add(0.0, now)
         span = now - self.start
         return self.area / span if span > 0 else math.nan
+
+    def mean_at(self, now: float) -> float:
+        """The mean as it would read at ``now``, changing nothing."""
+        t0 = self.since if self.since > self.start else self.start
+        area = self.area + (self.level * (now - t0) if now > t0 else 0.0)
+        span = now - self.start
+        return area / span if span > 0 else math.nan
 
 
 class Tally:
