@@ -78,6 +78,9 @@ class Server:
         # Every subscription and unsubscription reaches the server, also repeated ones
         # (two clients subscribing to everything are two subscribers for --wait).
         self.pub.setsockopt(zmq.XPUB_VERBOSER, 1)
+        # A send that would overflow a subscriber's queue fails instead of dropping silently:
+        # it is then counted and sent again, lossily (see _send).
+        self.pub.setsockopt(zmq.XPUB_NODROP, 1)
         self.pub.setsockopt(zmq.LINGER, 500)
         self.ctl = self.ctx.socket(zmq.ROUTER)
         self.ctl.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -94,6 +97,7 @@ class Server:
         self.epoch = 0
         self.subscriptions = 0
         self.refused = 0
+        self.dropped = 0  # messages not delivered to some subscriber (its queue was full)
         self.applied: list[dict[str, Any]] = []
         # Agents registered for lock-step, by their control identity: name, and the last
         # barrier time they said they are ready for.
@@ -148,7 +152,8 @@ class Server:
             self.applied.extend(self.door.applied)
             return collect(self.line, self.env.now)
         finally:
-            self._send("death", None, {"sim_t": self.env.now, "reason": "end"})
+            death = {"sim_t": self.env.now, "reason": "end", "dropped": self.dropped}
+            self._send("death", None, death)
             self.close()
 
     def close(self) -> None:
@@ -259,7 +264,16 @@ class Server:
         parts = frames(channel, entity, body, self.epoch, seq, now, codec)
         # Three sends cost a third of one send_multipart, which checks each frame in Python.
         pub = self.pub
-        pub.send(parts[0], _MORE)
+        try:
+            pub.send(parts[0], _MORE)
+        except zmq.Again:  # a subscriber's queue is full: it loses this message, others not
+            self.dropped += 1
+            pub.setsockopt(zmq.XPUB_NODROP, 0)
+            pub.send(parts[0], _MORE)
+            pub.send(parts[1], _MORE)
+            pub.send(parts[2], zmq.NOBLOCK)
+            pub.setsockopt(zmq.XPUB_NODROP, 1)
+            return
         pub.send(parts[1], _MORE)
         pub.send(parts[2], zmq.NOBLOCK)
 
@@ -303,6 +317,7 @@ class Server:
             "paused": self.pacer.paused,
             "subscriptions": self.subscriptions,
             "refused": self.refused,
+            "dropped": self.dropped,
         }
         self._send("hb", None, body)
 

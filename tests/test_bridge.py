@@ -273,3 +273,26 @@ def test_kpi_messages_sample_the_run_at_fixed_simulated_times(
     assert samples[2][1] == expected
     assert set(samples[-1][1]["stations"]) == {"M1", "M2"}
     assert samples[-1][1]["good"] > 0
+
+
+def test_a_stalled_subscriber_loses_messages_counted_in_the_heartbeat(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """A subscriber that never reads fills its queue: the run neither waits for it nor
+    fails; what it loses is counted (heartbeat and death), and a reading subscriber sees
+    the results of the batch run."""
+    model = scenario(LINE.replace("horizon: 1h", "horizon: 3d"))
+    with sockets() as ctx:
+        stalled = ctx.socket(zmq.SUB)
+        stalled.setsockopt(zmq.RCVHWM, 10)
+        stalled.setsockopt(zmq.RCVBUF, 4096)
+        stalled.setsockopt(zmq.SUBSCRIBE, b"")
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=2, hwm=200))
+        stalled.connect(served.pub)
+        messages = receive_all(subscriber(ctx, served.pub))
+        kpis = served.join()
+    assert kpis == run_replication(model, 0)
+    death = messages[-1][2]
+    assert death["dropped"] > 0
+    beats = [body for topic, _, body in messages if topic == "hb/"]
+    assert all(b["dropped"] <= death["dropped"] for b in beats)
