@@ -37,6 +37,7 @@ SNAPSHOT_CHUNK = 500  # records per snapshot reply
 _MORE = zmq.SNDMORE | zmq.NOBLOCK
 ROLES = ("viewer", "agent", "trainer")
 MAX_AGENTS = 256
+DEATH_PATIENCE = 2.0  # wall seconds death waits for room in subscribers' queues
 
 
 @dataclass
@@ -153,7 +154,7 @@ class Server:
             return collect(self.line, self.env.now)
         finally:
             death = {"sim_t": self.env.now, "reason": "end", "dropped": self.dropped}
-            self._send("death", None, death)
+            self._send("death", None, death, patience=DEATH_PATIENCE)
             self.close()
 
     def close(self) -> None:
@@ -255,15 +256,32 @@ class Server:
         self._send(channel_of(change), change.scope, change_body(change))
 
     def _send(
-        self, channel: str, entity: str | None, body: Any, sim_t: float | None = None
+        self,
+        channel: str,
+        entity: str | None,
+        body: Any,
+        sim_t: float | None = None,
+        patience: float = 0.0,
     ) -> None:
-        """Publish one message; never waits (a subscriber past its high-water mark loses it)."""
+        """Publish one message. A subscriber past its high-water mark loses it, after
+        ``patience`` seconds of waiting for room (none while the run goes on; a little for
+        death, so that readers that are only behind learn that the run has ended)."""
         self.seq[channel] += 1
         now = self.env.now if sim_t is None else sim_t
         seq, codec = self.seq[channel], self.settings.codec
         parts = frames(channel, entity, body, self.epoch, seq, now, codec)
         # Three sends cost a third of one send_multipart, which checks each frame in Python.
         pub = self.pub
+        deadline = time.monotonic() + patience
+        while patience and time.monotonic() < deadline:
+            try:
+                pub.send(parts[0], _MORE)
+            except zmq.Again:
+                time.sleep(0.01)
+                continue
+            pub.send(parts[1], _MORE)
+            pub.send(parts[2], zmq.NOBLOCK)
+            return
         try:
             pub.send(parts[0], _MORE)
         except zmq.Again:  # a subscriber's queue is full: it loses this message, others not
