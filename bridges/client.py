@@ -19,6 +19,7 @@ from typing import Any
 
 import zmq
 
+from bridges.keys import CurveKeys, secure_client
 from bridges.wire import change_of, parse
 from twin.changes import Change, Mirror
 
@@ -33,12 +34,17 @@ class SyncError(RuntimeError):
 class TwinClient:
     """One connection to a live server: its stream and its control socket."""
 
-    def __init__(self, stream: str, control: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, stream: str, control: str, *, timeout: float = 10.0, curve: CurveKeys | None = None
+    ) -> None:
         self.ctx: zmq.Context[Any] = zmq.Context()
         self.sub = self.ctx.socket(zmq.SUB)
+        self.ctl = self.ctx.socket(zmq.DEALER)
+        if curve is not None:  # a server started with --curve: this client's keys
+            secure_client(self.sub, curve)
+            secure_client(self.ctl, curve)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.connect(stream)
-        self.ctl = self.ctx.socket(zmq.DEALER)
         self.ctl.connect(control)
         self.timeout = timeout
         self.mirror = Mirror()
@@ -65,7 +71,10 @@ class TwinClient:
         deadline = time.monotonic() + self.timeout
         while not self._kept and not self.ended:  # the subscription is live once a message came
             if time.monotonic() > deadline:
-                raise SyncError("nothing streamed: is the server running at that address?")
+                raise SyncError(
+                    "nothing streamed: is the server running at that address "
+                    "(and, with keys, does it list this client's key)?"
+                )
             if self.sub.poll(50):
                 self._kept.append(self.sub.recv_multipart())
         self.ctl.send(json.dumps({"type": "snapshot"}).encode())

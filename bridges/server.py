@@ -12,11 +12,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import simpy
 import zmq
 
+from bridges.keys import Gatekeeper, clients, secure_server, server_keys
 from bridges.wire import (
     CHANNELS,
     MAX_REQUEST,
@@ -61,6 +63,7 @@ class Settings:
     heartbeat: float = 0.5  # seconds of wall time between heartbeats
     hwm: int = 100_000  # messages queued per subscriber before ZeroMQ drops for it
     role: Role = "trainer"  # the role of every client when no keys are used
+    curve: Path | None = None  # a key directory (`twin keys init`): CurveZMQ, roles by key
     kpi_every: float = 60.0  # simulated seconds between two kpi/ messages
     agents: int = 0  # lock-step: hold the clock at 0 until this many agents have registered
     agent_timeout: float = 10.0  # lock-step: wall seconds an agent may take at a barrier
@@ -74,6 +77,14 @@ class Server:
         self.scenario = scenario
         self.settings = settings or Settings()
         self.ctx = zmq.Context()
+        self.roles: dict[str, Role] = {}  # client name -> role, with keys
+        self.gate: Gatekeeper | None = None
+        if self.settings.curve is not None:
+            listed = clients(self.settings.curve)
+            keys = server_keys(self.settings.curve)
+            self.roles = {c.name: c.role for c in listed.values()}
+            self.gate = Gatekeeper(self.ctx, listed)
+            self.gate.start()  # before any socket binds: no handshake goes unchecked
         self.pub = self.ctx.socket(zmq.XPUB)
         self.pub.setsockopt(zmq.SNDHWM, self.settings.hwm)
         # Every subscription and unsubscription reaches the server, also repeated ones
@@ -87,6 +98,9 @@ class Server:
         self.ctl.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.ctl.setsockopt(zmq.LINGER, 500)
         self.ctl.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST)
+        if self.settings.curve is not None:
+            secure_server(self.pub, *keys)
+            secure_server(self.ctl, *keys)
         self.pub.bind(self.settings.pub)
         self.ctl.bind(self.settings.ctl)
         # The bound addresses (a port given as * is chosen by the system).
@@ -160,6 +174,8 @@ class Server:
     def close(self) -> None:
         self.pub.close()
         self.ctl.close()
+        if self.gate is not None:
+            self.gate.stop()
         self.ctx.term()
 
     def _wait_for_subscribers(self) -> None:
@@ -194,7 +210,12 @@ class Server:
     def _names(agents: dict[bytes, Agent]) -> list[str]:
         return sorted(a.name for a in agents.values())
 
-    def _register(self, identity: bytes, request: dict[str, Any]) -> list[dict[str, Any]]:
+    def _register(
+        self, identity: bytes, request: dict[str, Any], role: Role
+    ) -> list[dict[str, Any]]:
+        if role == "viewer":  # an agent that holds the clock at every barrier is no viewer
+            reason = "a viewer may not register"
+            return [{"type": "error", "code": "forbidden", "reasons": [reason]}]
         name = request.get("name")
         if not (isinstance(name, str) and 0 < len(name) <= 64 and name.isprintable()):
             self.refused += 1
@@ -351,10 +372,10 @@ class Server:
         if self.ctl in events:
             for _ in range(100):  # bounded: the run goes on under a flood
                 try:
-                    parts = self.ctl.recv_multipart(flags=zmq.NOBLOCK)
+                    frames_ = self.ctl.recv_multipart(flags=zmq.NOBLOCK, copy=False)
                 except zmq.Again:
                     break
-                self._request(parts)
+                self._request([f.bytes for f in frames_], self._role(frames_[-1]))
         self._heartbeat()
 
     def _subscriptions(self) -> None:
@@ -369,16 +390,23 @@ class Server:
             elif message[:1] == b"\x00":
                 self.subscriptions = max(0, self.subscriptions - 1)
 
-    def _request(self, parts: list[bytes]) -> None:
+    def _role(self, frame: zmq.Frame) -> Role:
+        """The sender's role: by its key's name with keys (the gatekeeper names each
+        connection), else the server's default."""
+        if self.gate is None:
+            return self.settings.role
+        return self.roles.get(str(frame.get("User-Id")), "viewer")
+
+    def _request(self, parts: list[bytes], role: Role) -> None:
         identity = parts[0]
-        reply = self._answer(identity, parts[1:])
+        reply = self._answer(identity, parts[1:], role)
         for body in reply:
             try:
                 self.ctl.send_multipart([identity, json.dumps(body).encode()], flags=zmq.NOBLOCK)
             except zmq.ZMQError:
                 return  # the client is gone, or not reading: never wait for it
 
-    def _answer(self, identity: bytes, frames_: list[bytes]) -> list[dict[str, Any]]:
+    def _answer(self, identity: bytes, frames_: list[bytes], role: Role) -> list[dict[str, Any]]:
         try:
             if len(frames_) != 1:
                 raise ValueError(f"a request is one frame, got {len(frames_)}")
@@ -390,9 +418,9 @@ class Server:
             return [{"type": "error", "code": "invalid", "reasons": [str(exc)[:200]]}]
         handlers: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
             "snapshot": self._snapshot,
-            "command": self._command,
+            "command": lambda r: self._command(r, role),
             "birth": lambda _: [{"type": "birth", "epoch": self.epoch, **self.birth()}],
-            "register": lambda r: self._register(identity, r),
+            "register": lambda r: self._register(identity, r, role),
             "ready": lambda r: self._ready(identity, r),
             "unregister": lambda r: self._unregister(identity, r),
         }
@@ -423,8 +451,8 @@ class Server:
             for i, chunk in enumerate(chunks)
         ]
 
-    def _command(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        reply = self.door.submit(request.get("command"), self.settings.role)
+    def _command(self, request: dict[str, Any], role: Role) -> list[dict[str, Any]]:
+        reply = self.door.submit(request.get("command"), role)
         if not reply.ok and reply.code == "invalid":
             self.refused += 1
         answer = {"type": "reply", **reply.to_dict()}

@@ -585,6 +585,10 @@ def serve_command(
     kpi_every: Annotated[
         str, typer.Option(help="Simulated time between two kpi/ messages.")
     ] = "1min",
+    curve: Annotated[
+        Path | None,
+        typer.Option(help="Key directory (`twin keys init`): CurveZMQ, listed clients only."),
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Keep the run here.")] = None,
 ) -> None:
     """Run replication 0 live: stream its changes over ZeroMQ and take commands
@@ -627,11 +631,12 @@ def serve_command(
         settings.speed, settings.lockstep, settings.wait = speed, step, wait
         settings.kpi_every = sampling
         settings.agents, settings.agent_timeout, settings.on_late = agents, patience, _late
+        settings.curve = curve
         server = _bind(model, settings)
     except TwinError as exc:
         _user_error(exc)
     for name, address in (("--pub", server.pub_address), ("--ctl", server.ctl_address)):
-        if not _loopback(address):
+        if curve is None and not _loopback(address):
             err.print(
                 f"warning: option {name}: {address} is reachable from other machines and "
                 "the bridge sends in the clear",
@@ -704,6 +709,57 @@ Control = Annotated[
     typer.Option(help="The server's control address (default: the stream's port + 1)."),
 ]
 Until = Annotated[str, typer.Option(help="Give up after this much wall time.")]
+Key = Annotated[
+    Path | None,
+    typer.Option(help="With a --curve server: this client's NAME.key_secret."),
+]
+ServerKey = Annotated[
+    Path | None,
+    typer.Option(help="With a --curve server: the server's public certificate (server.key)."),
+]
+
+keys_app = typer.Typer(help="CurveZMQ keys for `twin serve --curve` (docs/live.md).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("init")
+def keys_init_command(
+    keydir: Annotated[Path, typer.Argument(help="The key directory to create.")],
+) -> None:
+    """Write the server's certificate (KEYDIR/server.key, KEYDIR/server.key_secret)."""
+    from bridges.keys import init_keys
+
+    try:
+        public = init_keys(keydir)
+    except TwinError as exc:
+        _user_error(exc)
+    err.print(
+        f"wrote {public} (give it to clients) and its secret {public}_secret (keep it here)",
+        highlight=False,
+        markup=False,
+    )
+
+
+@keys_app.command("add")
+def keys_add_command(
+    keydir: Annotated[Path, typer.Argument(help="The key directory (`twin keys init`).")],
+    name: Annotated[str, typer.Argument(help="The client's name.")],
+    role: Annotated[str, typer.Option(help="viewer, agent or trainer.")] = "viewer",
+) -> None:
+    """Write a client's certificate with its role (KEYDIR/clients/NAME.key and .key_secret);
+    a server started after this lets it in."""
+    from bridges.keys import add_client
+
+    try:
+        secret = add_client(keydir, name, role)
+    except TwinError as exc:
+        _user_error(exc)
+    err.print(
+        f"wrote {secret}: give it to {name!r} ({role}) with {keydir / 'server.key'}",
+        highlight=False,
+        markup=False,
+    )
+
 
 agent_app = typer.Typer(help="Example edge agents for a live run (`twin serve`).")
 app.add_typer(agent_app, name="agent")
@@ -716,10 +772,11 @@ def maintenance_agent_command(
     every: Annotated[str, typer.Option(help="Maintain after this much work, e.g. 8h.")] = "8h",
     duration: Annotated[str, typer.Option(help="How long a maintenance lasts.")] = "30min",
     until: Until = "1d",
+    key: Key = None,
+    server_key: ServerKey = None,
 ) -> None:
     """Maintain each machine once it has worked EVERY since it was last renewed."""
     from bridges.agent import MaintenanceAgent
-    from bridges.client import TwinClient
 
     try:
         work = checks.duration("--every", every)
@@ -727,10 +784,10 @@ def maintenance_agent_command(
         patience = checks.duration("--until", until)
         if not work or not stop or not patience:
             raise UsageError("options --every, --duration and --until must be positive")
-        ctl = control or _next_port(connect)
+        client = _client(connect, control, key, server_key)
     except TwinError as exc:
         _user_error(exc)
-    with TwinClient(connect, ctl) as client:
+    with client:
         agent = MaintenanceAgent(client, every=work, duration=stop)
         with _following():
             agent.run(until=patience)
@@ -747,23 +804,24 @@ def trainer_agent_command(
     connect: Connect = "tcp://127.0.0.1:5556",
     control: Control = None,
     until: Until = "1d",
+    key: Key = None,
+    server_key: ServerKey = None,
 ) -> None:
     """Inject the faults of a script into a live run, each at its simulated time."""
     from bridges.agent import Action, Scheduled, TrainerAgent
-    from bridges.client import TwinClient
     from scenarios.script import load_script
 
     try:
         plan = load_script(script)
         patience = checks.duration("--until", until) or 0.0
-        ctl = control or _next_port(connect)
+        client = _client(connect, control, key, server_key)
     except TwinError as exc:
         _user_error(exc)
     steps = [
         Scheduled(at, Action(c["action"], c["target"], dict(c.get("params") or {})))
         for at, c in plan
     ]
-    with TwinClient(connect, ctl) as client:
+    with client:
         agent = TrainerAgent(client, steps)
         with _following():
             agent.run(until=patience)
@@ -789,6 +847,17 @@ def _following() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _client(connect: str, control: str | None, key: Path | None, server_key: Path | None) -> Any:
+    """A client of a live server at these addresses, with keys when they are given."""
+    from bridges.client import TwinClient
+    from bridges.keys import client_keys
+
+    if (key is None) != (server_key is None):
+        raise UsageError("options --key and --server-key: give both (for a --curve server)")
+    keys = None if key is None or server_key is None else client_keys(key, server_key)
+    return TwinClient(connect, control or _next_port(connect), curve=keys)
+
+
 def _next_port(address: str) -> str:
     """``tcp://host:5556`` -> ``tcp://host:5557``: the control socket beside the stream."""
     head, sep, port = address.rpartition(":")
@@ -802,20 +871,20 @@ def watch_command(
     connect: Connect = "tcp://127.0.0.1:5556",
     control: Control = None,
     until: Until = "1d",
+    key: Key = None,
+    server_key: ServerKey = None,
 ) -> None:
     """A live dashboard of a served line: machines coloured by state, buffers, latest
     events (joins late from a snapshot). Without a terminal it prints the last view."""
     from rich.live import Live
 
-    from bridges.client import TwinClient
-
     try:
         patience = checks.duration("--until", until) or 0.0
-        ctl = control or _next_port(connect)
+        client = _client(connect, control, key, server_key)
     except TwinError as exc:
         _user_error(exc)
     events: list[str] = []
-    with TwinClient(connect, ctl) as client:
+    with client:
         client.listeners.append(lambda c: _note_event(events, c))
         with _following():
             client.sync()
