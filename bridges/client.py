@@ -79,15 +79,26 @@ class TwinClient:
                 self._kept.append(self.sub.recv_multipart())
         self.ctl.send(json.dumps({"type": "snapshot"}).encode())
         chunks: list[dict[str, Any]] = []
+        poller = zmq.Poller()
+        poller.register(self.ctl, zmq.POLLIN)
+        poller.register(self.sub, zmq.POLLIN)
         while not chunks or len(chunks) < chunks[0]["of"]:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.ctl.poll(int(remaining * 1000)):
+            ready = dict(poller.poll(int(remaining * 1000))) if remaining > 0 else {}
+            if not ready:
                 raise SyncError("no snapshot from the server in time")
-            answer = json.loads(self.ctl.recv())
-            if answer.get("type") == "snapshot":
-                chunks.append(answer)
-            else:
-                self._reply(answer)
+            if self.sub in ready:  # kept for later; a run that has ended has no snapshot
+                self._kept.append(self.sub.recv_multipart())
+                if self._kept[-1][0] == b"death/":
+                    self.ended = True  # what came before it still counts (a birth has all)
+                    self.poll(0)
+                    return
+            if self.ctl in ready:
+                answer = json.loads(self.ctl.recv())
+                if answer.get("type") == "snapshot":
+                    chunks.append(answer)
+                else:
+                    self._reply(answer)
         self.mirror = Mirror()
         for chunk in chunks:
             for record in chunk["records"]:
@@ -134,7 +145,7 @@ class TwinClient:
         if channel == "death":
             self.ended = True
         elif channel == "birth":
-            self.birth = body
+            self._born(head, body)
         elif channel == "kpi":
             self.kpis = body
         elif topic == "event/lockstep/":
@@ -144,8 +155,20 @@ class TwinClient:
         elif channel == "state":
             self._state(head, body)
 
+    def _born(self, head: dict[str, Any], body: dict[str, Any]) -> None:
+        """A birth carries the whole state and the seq it stands for: a sync point."""
+        self.birth = body
+        if isinstance(body.get("snapshot"), list) and isinstance(body.get("seq"), dict):
+            self.mirror = Mirror()
+            for record in body["snapshot"]:
+                self.mirror.apply(change_of(record))
+            self.epoch = head["epoch"]
+            self.seq = body["seq"]["state"]
+
     def _state(self, head: dict[str, Any], body: dict[str, Any]) -> None:
         if head["epoch"] != self.epoch or head["seq"] > self.seq + 1:
+            if self.ended:
+                return  # the run is over: nothing to resync with
             self.resyncs += 1  # a new epoch, or a gap: messages were missed
             self.sync()
             return
