@@ -8,7 +8,9 @@ Changes of the line are published as they happen. docs/protocol.md specifies the
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +24,12 @@ from bridges.keys import Gatekeeper, clients, secure_server, server_keys
 from bridges.wire import (
     CHANNELS,
     MAX_REQUEST,
+    STATE_KINDS,
     Codec,
     change_body,
-    channel_of,
+    encode_body,
     frames,
+    topic,
 )
 from scenarios.builder import build
 from scenarios.commands import Door, Role, command_schema
@@ -38,8 +42,17 @@ from twin.pacing import Pacer
 SNAPSHOT_CHUNK = 500  # records per snapshot reply
 _MORE = zmq.SNDMORE | zmq.NOBLOCK
 ROLES = ("viewer", "agent", "trainer")
+# A stream message's header (bridges.wire.header), formatted directly: times are finite.
+_HEAD = b'{"epoch":%d,"seq":%d,"sim_t":%r,"wall_t":%r,"codec":"%s"}'
+_CODECS = {"json": b"json", "msgpack": b"msgpack"}
 MAX_AGENTS = 256
 DEATH_PATIENCE = 2.0  # wall seconds death waits for room in subscribers' queues
+
+
+def _auto_sampling(horizon: float, speed: float | None) -> float:
+    if speed is not None:
+        return 60.0
+    return max(60.0, horizon / 200.0) if math.isfinite(horizon) else 60.0
 
 
 @dataclass
@@ -64,7 +77,9 @@ class Settings:
     hwm: int = 100_000  # messages queued per subscriber before ZeroMQ drops for it
     role: Role = "trainer"  # the role of every client when no keys are used
     curve: Path | None = None  # a key directory (`twin keys init`): CurveZMQ, roles by key
-    kpi_every: float = 60.0  # simulated seconds between two kpi/ messages
+    # Simulated seconds between two kpi/ messages; None: every minute in real time, else
+    # 200 over the horizon (a fast run is not slowed by samples nobody watches one by one).
+    kpi_every: float | None = None
     agents: int = 0  # lock-step: hold the clock at 0 until this many agents have registered
     agent_timeout: float = 10.0  # lock-step: wall seconds an agent may take at a barrier
     on_late: Callable[[float, list[str]], None] | None = None  # told of agents dropped as late
@@ -101,6 +116,9 @@ class Server:
         if self.settings.curve is not None:
             secure_server(self.pub, *keys)
             secure_server(self.ctl, *keys)
+        # The socket's send without pyzmq's Python wrapper (which checks for options that
+        # the stream never uses): a third of the cost of a message.
+        self._send_frame = functools.partial(zmq.backend.Socket.send, self.pub)
         self.pub.bind(self.settings.pub)
         self.ctl.bind(self.settings.ctl)
         # The bound addresses (a port given as * is chosen by the system).
@@ -141,7 +159,7 @@ class Server:
             speed=s.speed,
             lockstep=s.lockstep,
             barrier=self._barrier,
-            sample_every=s.kpi_every,
+            sample_every=s.kpi_every or _auto_sampling(scenario.horizon, s.speed),
             sample=self._kpi,
         )
         self.door = Door(self.line, clock=self, counter=lambda: self.pacer.events)
@@ -274,7 +292,22 @@ class Server:
     # -- publishing -----------------------------------------------------------------------
 
     def _publish(self, change: Change) -> None:
-        self._send(channel_of(change), change.scope, change_body(change))
+        """One change, on its channel: the hot path of a live run, kept short (the same
+        message as :meth:`_send` makes, built with less work)."""
+        channel = "state" if change.kind in STATE_KINDS else "event"
+        seq = self.seq[channel] = self.seq[channel] + 1
+        codec = self.settings.codec
+        head = _HEAD % (self.epoch, seq, change.time, time.time(), _CODECS[codec])
+        body = encode_body(change_body(change), codec)
+        send = self._send_frame
+        try:
+            send(topic(channel, change.scope), _MORE)
+        except zmq.Again:
+            self.seq[channel] -= 1
+            self._send(channel, change.scope, change_body(change))  # counts the drop
+            return
+        send(head, _MORE)
+        send(body, zmq.NOBLOCK)
 
     def _send(
         self,

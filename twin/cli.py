@@ -583,8 +583,12 @@ def serve_command(
     ctl: Annotated[str, typer.Option(help="Control (ROUTER) address.")] = "tcp://127.0.0.1:5557",
     codec: Annotated[str, typer.Option(help="Body encoding: json or msgpack.")] = "json",
     kpi_every: Annotated[
-        str, typer.Option(help="Simulated time between two kpi/ messages.")
-    ] = "1min",
+        str | None,
+        typer.Option(
+            help="Simulated time between two kpi/ messages "
+            "(default: 1min with --speed, else 1/200 of the horizon)."
+        ),
+    ] = None,
     curve: Annotated[
         Path | None,
         typer.Option(help="Key directory (`twin keys init`): CurveZMQ, listed clients only."),
@@ -615,11 +619,11 @@ def serve_command(
         if not patience:
             raise UsageError("option --agent-timeout: must be a positive duration")
         sampling = checks.duration("--kpi-every", kpi_every)
-        if not sampling:
+        if sampling == 0:
             raise UsageError("option --kpi-every: must be a positive duration")
         _writable("--out", out_dir, folder=True)
         model = _load(scenario, None, seed, horizon, None)
-        if model.horizon / sampling > MAX_SAMPLES:
+        if sampling and model.horizon / sampling > MAX_SAMPLES:
             raise UsageError(
                 f"option --kpi-every: {kpi_every} gives more than {MAX_SAMPLES:,} kpi/ messages "
                 f"over the horizon; give at least {model.horizon / MAX_SAMPLES:g} s"
