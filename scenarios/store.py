@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS replications (
     replication INTEGER NOT NULL,
     plan TEXT NOT NULL,
     kpis TEXT NOT NULL,
+    PRIMARY KEY (model, replication)
+);
+CREATE TABLE IF NOT EXISTS histories (
+    model TEXT NOT NULL,
+    replication INTEGER NOT NULL,
+    history TEXT NOT NULL,
     PRIMARY KEY (model, replication)
 );
 """
@@ -66,13 +72,34 @@ class Store:
         )
         return {rep: json.loads(kpis) for rep, kpis in rows}
 
-    def put(self, model: str, replication: int, plan: str, kpis: dict[str, Any]) -> None:
-        """Keep one finished replication (committed at once; a repeat is ignored)."""
+    def put(
+        self,
+        model: str,
+        replication: int,
+        plan: str,
+        kpis: dict[str, Any],
+        history: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Keep one finished replication, and its history over time if recorded (committed
+        at once; a repeat is ignored)."""
         with self._db:
             self._db.execute(
                 "INSERT OR IGNORE INTO replications VALUES (?, ?, ?, ?)",
                 (model, replication, plan, json.dumps(kpis, sort_keys=True)),
             )
+            if history is not None:
+                text = json.dumps(history, allow_nan=False, separators=(",", ":"))
+                self._db.execute(
+                    "INSERT OR IGNORE INTO histories VALUES (?, ?, ?)", (model, replication, text)
+                )
+
+    def histories(self, model: str) -> dict[int, dict[str, Any]]:
+        """The recorded histories of ``model``'s replications, by index (replications
+        stored by an earlier version have none)."""
+        rows = self._db.execute(
+            "SELECT replication, history FROM histories WHERE model = ?", (model,)
+        )
+        return {rep: json.loads(text) for rep, text in rows}
 
     def export_csv(self, path: str | Path) -> Path:
         """Every stored replication as one CSV row: model, plan, replication, then the KPIs."""

@@ -96,7 +96,9 @@ def run(
     if plan is not None:
         chosen = parse_plan(model, plan)
         model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
-    result = run_replications(model, n_workers, str(trace) if trace is not None else None)
+    result = run_replications(
+        model, n_workers, str(trace) if trace is not None else None, record=out is not None
+    )
     outcome = result.outcome
     if outcome.interrupted and not (allow_partial and outcome.results):
         raise KeyboardInterrupt

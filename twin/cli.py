@@ -219,6 +219,7 @@ def run_command(
                 workers=n_workers,
                 trace_path=str(trace) if trace else None,
                 on_done=lambda *_: progress.advance(task),
+                record=out_dir is not None,
             )
     doc = result.summary()
     print_summary(out, doc)

@@ -80,6 +80,19 @@ class TimeAverage:
         return area / span if span > 0 else math.nan
 
 
+HISTOGRAM_BASE = 1.05
+"""Width of a histogram bin: each bound is 5% above the one before."""
+
+
+class Histogram(TypedDict):
+    """Counts in logarithmic bins (see :meth:`Tally.histogram`)."""
+
+    base: float
+    keys: list[int]
+    counts: list[int]
+    zeros: int
+
+
 class Tally:
     """Count, mean and approximate quantiles (1% relative accuracy) of observations."""
 
@@ -104,6 +117,27 @@ class Tally:
             return math.nan
         value = self.sketch.get_quantile_value(q)
         return math.nan if value is None else float(value)
+
+    def histogram(self, base: float = HISTOGRAM_BASE) -> Histogram:
+        """The observations in logarithmic bins: bin ``k`` holds the values in
+        ``[base**k, base**(k+1))``, zero has its own count. Read off the sketch (its own
+        bins are 1% wide, so a value may land one coarse bin off near a bound); the same
+        ``base`` gives the same bins in every run, so histograms add up bin by bin."""
+        log_base = math.log(base)
+        counts: dict[int, int] = {}
+        store, mapping = self.sketch._store, self.sketch._mapping
+        for index, count in enumerate(store.bins):
+            if count > 0:
+                value = mapping.value(store.offset + index)
+                key = math.floor(math.log(value) / log_base)
+                counts[key] = counts.get(key, 0) + round(count)
+        keys = sorted(counts)
+        return {
+            "base": base,
+            "keys": keys,
+            "counts": [counts[k] for k in keys],
+            "zeros": round(self.sketch._zero_count),
+        }
 
 
 class Summary(TypedDict):
