@@ -55,8 +55,13 @@ def model_key(scenario: Scenario) -> str:
 class Store:
     """Replication results on disk; safe to interrupt at any point."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        if read_only:  # a reader (a report) changes nothing, not even the schema
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True)
+            self._db.execute("SELECT COUNT(*) FROM replications").fetchone()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -96,9 +101,12 @@ class Store:
     def histories(self, model: str) -> dict[int, dict[str, Any]]:
         """The recorded histories of ``model``'s replications, by index (replications
         stored by an earlier version have none)."""
-        rows = self._db.execute(
-            "SELECT replication, history FROM histories WHERE model = ?", (model,)
-        )
+        try:
+            rows = self._db.execute(
+                "SELECT replication, history FROM histories WHERE model = ?", (model,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # a read-only store made before histories were kept
+            return {}
         return {rep: json.loads(text) for rep, text in rows}
 
     def export_csv(self, path: str | Path) -> Path:

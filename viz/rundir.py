@@ -81,7 +81,8 @@ def _field(doc: Any, path: Path, *keys: str) -> None:
 def read(directory: Path) -> RunDir:
     """The run kept in ``directory`` (see the module doc)."""
     if not directory.is_dir():
-        raise UsageError(f"{directory}: no such directory (give a directory written by --out)")
+        what = "not a directory" if directory.exists() else "no such directory"
+        raise UsageError(f"{directory}: {what} (give a directory written by --out)")
     for name, kind in DOCUMENTS.items():
         path = directory / name
         if path.exists():
@@ -142,24 +143,29 @@ def _experiment(directory: Path, path: Path, doc: Any, kind: Kind) -> RunDir:
     if not store.exists():
         raise UsageError(f"{store}: missing; the replications of {path.name} are kept there")
     try:
-        with Store(store) as db:
-            models = [_model(db, store, label, model) for label, model in wanted]
+        with Store(store, read_only=True) as db:
+            models = [_model(db, store, *w) for w in wanted]
     except sqlite3.Error as exc:
         raise UsageError(f"{store}: cannot read it ({exc}); the file is damaged") from None
     return RunDir(directory, kind, doc, models)
 
 
-def _compared(scenario: Scenario, doc: Mapping[str, Any]) -> list[tuple[str, Scenario]]:
+Wanted = tuple[str, Scenario, int]
+"""A model to show: its label, its scenario and how many replications the document used."""
+
+
+def _compared(scenario: Scenario, doc: Mapping[str, Any]) -> list[Wanted]:
     """The baseline and the best plan."""
-    wanted = [("baseline", scenario)]
+    wanted = [("baseline", scenario, int(doc["baseline"]["replications"]))]
     best = doc.get("best")
     if best:
-        retrofits = tuple(doc["plans"][best]["retrofits"])
-        wanted.append((f"best plan: {best}", apply(scenario, Plan(retrofits))))
+        plan = doc["plans"][best]
+        model = apply(scenario, Plan(tuple(plan["retrofits"])))
+        wanted.append((f"best plan: {best}", model, int(plan["replications"])))
     return wanted
 
 
-def _swept(scenario: Scenario, doc: Mapping[str, Any]) -> list[tuple[str, Scenario]]:
+def _swept(scenario: Scenario, doc: Mapping[str, Any]) -> list[Wanted]:
     """The points of lowest and highest mean throughput (one point: that one)."""
     rows = [r for r in doc["points"] if r["throughput_per_hour"]["mean"] is not None]
     if not rows:
@@ -169,14 +175,20 @@ def _swept(scenario: Scenario, doc: Mapping[str, Any]) -> list[tuple[str, Scenar
     if ranked[0] is ranked[-1]:
         chosen = chosen[1:]
     return [
-        (f"{what}: {row['point']}", model_at(scenario, Point(tuple(row["settings"].items()))))
+        (
+            f"{what}: {row['point']}",
+            model_at(scenario, Point(tuple(row["settings"].items()))),
+            int(row["replications"]),
+        )
         for what, row in chosen
     ]
 
 
-def _model(db: Store, store: Path, label: str, scenario: Scenario) -> Model:
+def _model(db: Store, store: Path, label: str, scenario: Scenario, n: int) -> Model:
+    """The first ``n`` replications of ``scenario`` in the store, those the document used
+    (a store may hold more, run for another command)."""
     key = model_key(scenario)
-    reps = db.load(key)
+    reps = {r: kpis for r, kpis in db.load(key).items() if r < n}
     if not reps:
         raise UsageError(
             f"{store}: no replications of {label} (stored by another version of twin?); "
