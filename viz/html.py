@@ -92,5 +92,9 @@ def page(title: str, sections: list[tuple[str, str, list[str]]]) -> str:
     )
 
 
+def heading(text: str) -> str:
+    return f"<h3>{escape(text)}</h3>"
+
+
 def paragraph(text: str) -> str:
     return f'<p class="note">{escape(text)}</p>'

@@ -106,6 +106,7 @@ def _tables(page: _Page, run: RunDir) -> None:
         parts.append(html.table(sweep_table(run.doc), "table-sweep"))
     if run.kind != "run":
         for i, model in enumerate(run.models):
+            parts.append(html.heading(model.label))
             parts.append(html.table(line_table(model.doc), f"table-line-{i}"))
             parts.append(html.table(station_table(model.doc), f"table-stations-{i}"))
     page.section("kpis", "KPIs (mean ± 95% confidence interval over replications)", *parts)
