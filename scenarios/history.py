@@ -20,7 +20,27 @@ from twin.stats import Histogram
 MAX_SAMPLES = 240
 """Samples per replication, at most (the interval is the shortest round one that fits)."""
 
-_ROUND = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600)
+_ROUND = (
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    14400,
+    21600,
+    28800,
+    43200,
+)
 _DAY = 86400
 
 SERIES = ("in_system", "wip", "good", "scrapped", "throughput_per_hour")

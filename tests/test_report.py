@@ -212,6 +212,26 @@ def test_the_comparison_charts_show_the_documents_figures(kept: dict[str, Path])
     assert set(doc["contributions"]) == {"platform", "buffer"}
     for model in run.models:
         assert len(model.histories) == 3
+    shares = charts.contributions(doc).axes[0].patches
+    drawn = {p.get_y() + p.get_height() / 2: p.get_width() for p in shares}
+    expected = [share["throughput_per_hour"] for share in doc["contributions"].values()]
+    assert [drawn[y] for y in sorted(drawn, reverse=True)] == pytest.approx(expected)
+    npv = charts.economics(doc).axes[1].patches[0].get_width()
+    assert npv == pytest.approx(doc["plans"]["platform+buffer"]["economics"]["npv"]["mean"])
+
+
+def test_the_sweep_response_is_the_points_figures(kept: dict[str, Path]) -> None:
+    """Each KPI drawn against the parameter is the mean of sweep.json at that value."""
+    doc = read(kept["sweep"]).doc
+    fig = charts.response(doc)
+    points = {row["settings"]["stations.M2.input_buffer"]: row for row in doc["points"]}
+    tp = fig.axes[0].lines[0]
+    assert list(tp.get_xdata()) == [1.0, 3.0]
+    assert list(tp.get_ydata()) == pytest.approx(
+        [points[v]["throughput_per_hour"]["mean"] for v in (1, 3)]
+    )
+    wip = fig.axes[3].lines[0]
+    assert list(wip.get_ydata()) == pytest.approx([points[v]["wip"]["mean"] for v in (1, 3)])
 
 
 def test_the_lead_time_histogram_counts_every_part() -> None:
