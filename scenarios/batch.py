@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenarios.experiment import run_replication
+from scenarios.experiment import record_replication
 from scenarios.figures import headline, neck_of
+from scenarios.history import History
 from scenarios.schema import Scenario
 from scenarios.store import Store, model_key
 from twin.runner import run_tasks
@@ -48,6 +49,7 @@ def evaluate(
 ) -> Batch:
     """Run replications ``0..replications-1`` of every model that the store does not have.
 
+    Each is recorded over time as well (``record_replication``); the store keeps both.
     ``on_done(finished, total)`` reports progress over the replications that had to run.
     """
     keys = {name: model_key(model) for name, model in models.items()}
@@ -65,17 +67,18 @@ def evaluate(
             tasks.append((len(tasks), (model, rep)))
     finished = 0
 
-    def keep(index: int, result: KPIs | None) -> None:
+    def keep(index: int, result: tuple[KPIs, History] | None) -> None:
         nonlocal finished
         finished += 1
         key, name, rep = meta[index]
         if result is not None:
-            store.put(key, rep, name, result)
-            have[key][rep] = result
+            kpis, history = result
+            store.put(key, rep, name, kpis, history)
+            have[key][rep] = kpis
         if on_done is not None:
             on_done(finished, len(tasks))
 
-    outcome = run_tasks(run_replication, tasks, workers, keep, scheduler)
+    outcome = run_tasks(record_replication, tasks, workers, keep, scheduler)
     batch = Batch(
         results={
             name: {r: have[keys[name]][r] for r in range(replications) if r in have[keys[name]]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import yaml
 from models.kpi import collect as collect  # re-exported for live runs
 from models.kpi import sample as sample  # re-exported for live runs
 from scenarios.builder import build
+from scenarios.history import History, Recorder
 from scenarios.schema import Scenario
 from twin.changes import Changes
 from twin.files import atomic_open, write_atomic
@@ -21,11 +22,29 @@ from twin.results import aggregate, flatten
 from twin.runner import OnDone, Outcome, run_tasks
 from twin.trace import TraceWriter
 
+HISTORY_FILE = "history.json"
+
 
 def run_replication(
     scenario: Scenario, replication: int, trace_path: str | None = None
 ) -> dict[str, Any]:
     """Simulate one replication and return its KPIs (nested mappings of numbers)."""
+    return _simulate(scenario, replication, trace_path, record=False)[0]
+
+
+def record_replication(
+    scenario: Scenario, replication: int, trace_path: str | None = None
+) -> tuple[dict[str, Any], History]:
+    """Simulate one replication; return its KPIs (the same as ``run_replication``'s, to the
+    bit) and its history: KPIs sampled over time and the lead-time histogram."""
+    kpis, history = _simulate(scenario, replication, trace_path, record=True)
+    assert history is not None
+    return kpis, history
+
+
+def _simulate(
+    scenario: Scenario, replication: int, trace_path: str | None, record: bool
+) -> tuple[dict[str, Any], History | None]:
     env = simpy.Environment()
     changes = Changes()
     writer = TraceWriter(trace_path) if trace_path else None
@@ -33,8 +52,10 @@ def run_replication(
         changes.subscribe(writer)
     try:
         line = build(env, scenario, replication, changes)
+        recorder = Recorder(line, scenario.horizon) if record else None
         env.run(until=scenario.horizon)
-        return collect(line, env.now)
+        history = recorder.history() if recorder is not None else None
+        return collect(line, env.now), history
     finally:
         if writer is not None:
             writer.close()
@@ -46,6 +67,7 @@ class RunResult:
 
     scenario: Scenario
     outcome: Outcome[dict[str, Any]]
+    histories: dict[int, History] = field(default_factory=dict)
 
     @property
     def replications(self) -> list[dict[str, Any]]:
@@ -91,9 +113,14 @@ class RunResult:
         return Path(path)
 
     def write_dir(self, directory: str | Path) -> Path:
-        """Keep the run: results.json, replications.csv and the resolved scenario.yaml."""
+        """Keep the run: results.json, replications.csv and the resolved scenario.yaml, and
+        history.json when the run was recorded over time."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
+        if self.histories:
+            reps = {str(i): self.histories[i] for i in sorted(self.histories)}
+            text = json.dumps({"replications": reps}, allow_nan=False, separators=(",", ":"))
+            write_atomic(d / HISTORY_FILE, text + "\n")
         self.write_json(d / "results.json")
         self.write_csv(d / "replications.csv")
         resolved = self.scenario.model_dump(mode="json")
@@ -107,11 +134,21 @@ def run(
     workers: int = 1,
     trace_path: str | None = None,
     on_done: OnDone | None = None,
+    record: bool = False,
 ) -> RunResult:
-    """Run every replication of ``scenario``; the first one writes the trace if asked."""
+    """Run every replication of ``scenario``; the first one writes the trace if asked.
+    ``record`` also keeps each replication's history (see ``record_replication``)."""
     tasks = [
         (rep, (scenario, rep, trace_path if rep == 0 else None))
         for rep in range(scenario.replications)
     ]
-    outcome = run_tasks(run_replication, tasks, workers, on_done)
-    return RunResult(scenario, outcome)
+    if not record:
+        return RunResult(scenario, run_tasks(run_replication, tasks, workers, on_done))
+    both = run_tasks(record_replication, tasks, workers, on_done)
+    outcome: Outcome[dict[str, Any]] = Outcome(
+        both.total,
+        {i: kpis for i, (kpis, _) in both.results.items()},
+        both.errors,
+        both.interrupted,
+    )
+    return RunResult(scenario, outcome, {i: h for i, (_, h) in both.results.items()})

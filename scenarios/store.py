@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS replications (
     kpis TEXT NOT NULL,
     PRIMARY KEY (model, replication)
 );
+CREATE TABLE IF NOT EXISTS histories (
+    model TEXT NOT NULL,
+    replication INTEGER NOT NULL,
+    history TEXT NOT NULL,
+    PRIMARY KEY (model, replication)
+);
 """
 
 
@@ -49,8 +55,13 @@ def model_key(scenario: Scenario) -> str:
 class Store:
     """Replication results on disk; safe to interrupt at any point."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        if read_only:  # a reader (a report) changes nothing, not even the schema
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True)
+            self._db.execute("SELECT COUNT(*) FROM replications").fetchone()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -66,13 +77,37 @@ class Store:
         )
         return {rep: json.loads(kpis) for rep, kpis in rows}
 
-    def put(self, model: str, replication: int, plan: str, kpis: dict[str, Any]) -> None:
-        """Keep one finished replication (committed at once; a repeat is ignored)."""
+    def put(
+        self,
+        model: str,
+        replication: int,
+        plan: str,
+        kpis: dict[str, Any],
+        history: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Keep one finished replication, and its history over time if recorded (committed
+        at once; a repeat is ignored)."""
         with self._db:
             self._db.execute(
                 "INSERT OR IGNORE INTO replications VALUES (?, ?, ?, ?)",
                 (model, replication, plan, json.dumps(kpis, sort_keys=True)),
             )
+            if history is not None:
+                text = json.dumps(history, allow_nan=False, separators=(",", ":"))
+                self._db.execute(
+                    "INSERT OR IGNORE INTO histories VALUES (?, ?, ?)", (model, replication, text)
+                )
+
+    def histories(self, model: str) -> dict[int, dict[str, Any]]:
+        """The recorded histories of ``model``'s replications, by index (replications
+        stored by an earlier version have none)."""
+        try:
+            rows = self._db.execute(
+                "SELECT replication, history FROM histories WHERE model = ?", (model,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # a read-only store made before histories were kept
+            return {}
+        return {rep: json.loads(text) for rep, text in rows}
 
     def export_csv(self, path: str | Path) -> Path:
         """Every stored replication as one CSV row: model, plan, replication, then the KPIs."""

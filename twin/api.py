@@ -84,7 +84,8 @@ def run(
 
     ``plan`` simulates the line with retrofits applied (``"platform+smed"``); ``workers``
     local processes (default: all cores); ``trace`` writes replication 0's state changes
-    as Parquet; ``out`` keeps results.json, replications.csv and scenario.yaml there.
+    as Parquet; ``out`` keeps results.json, replications.csv, scenario.yaml and the run's
+    history over time (history.json, for ``twin report``) there.
     Raises SimulationError when a replication fails; an interrupt raises KeyboardInterrupt,
     or with ``allow_partial=True`` returns the finished replications (``complete`` False).
     """
@@ -96,7 +97,9 @@ def run(
     if plan is not None:
         chosen = parse_plan(model, plan)
         model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
-    result = run_replications(model, n_workers, str(trace) if trace is not None else None)
+    result = run_replications(
+        model, n_workers, str(trace) if trace is not None else None, record=out is not None
+    )
     outcome = result.outcome
     if outcome.interrupted and not (allow_partial and outcome.results):
         raise KeyboardInterrupt

@@ -219,6 +219,7 @@ def run_command(
                 workers=n_workers,
                 trace_path=str(trace) if trace else None,
                 on_done=lambda *_: progress.advance(task),
+                record=out_dir is not None,
             )
     doc = result.summary()
     print_summary(out, doc)
@@ -538,6 +539,36 @@ def _grid_size(params: list[Any]) -> None:
             f"option --param: the grid has {math.prod(sizes):,} points ({shape}); "
             f"at most {checks.MAX_POINTS:,}: sweep fewer values or fewer parameters"
         )
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="A directory kept by run/compare/sweep --out.")
+    ],
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="The HTML file (default RUN_DIR/report.html); charts beside it."
+        ),
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report of a kept run, with its charts as PNG files."""
+    from viz.report import write
+
+    try:
+        _writable("--out", out_path)
+        written = write(run_dir, out_path)
+    except TwinError as exc:
+        _user_error(exc)
+    except OSError as exc:
+        err.print(f"error: could not write the report: {exc}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    err.print(
+        f"report written to {written.html} ({len(written.charts)} charts beside it)",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("scenarios")

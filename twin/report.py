@@ -257,6 +257,11 @@ def print_comparison(console: Console, doc: Mapping[str, Any]) -> None:
 
 def print_sweep(console: Console, doc: Mapping[str, Any]) -> None:
     """One row per point of a sweep: its settings and the headline KPIs."""
+    print_table(console, sweep_table(doc), keys=len(doc["parameters"]))
+
+
+def sweep_table(doc: Mapping[str, Any]) -> Table:
+    """One row per point of a sweep: its settings and the headline KPIs."""
     paths = list(doc["parameters"])
     table = Table(title=f"{escape(doc['scenario']['name'])}: sweep (mean ± 95% CI)")
     for path in paths:
@@ -272,4 +277,4 @@ def print_sweep(console: Console, doc: Mapping[str, Any]) -> None:
             _num(row["wip"], 2),
             _num(row["scrap_rate"], 2, 100),
         )
-    print_table(console, table, keys=len(paths))
+    return table

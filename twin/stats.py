@@ -80,6 +80,19 @@ class TimeAverage:
         return area / span if span > 0 else math.nan
 
 
+HISTOGRAM_GROUP = 5
+"""Sketch bins per histogram bin: 5 bins of 1% make one of about 5%."""
+
+
+class Histogram(TypedDict):
+    """Counts in logarithmic bins (see :meth:`Tally.histogram`)."""
+
+    base: float
+    keys: list[int]
+    counts: list[int]
+    zeros: int
+
+
 class Tally:
     """Count, mean and approximate quantiles (1% relative accuracy) of observations."""
 
@@ -104,6 +117,30 @@ class Tally:
             return math.nan
         value = self.sketch.get_quantile_value(q)
         return math.nan if value is None else float(value)
+
+    def histogram(self, group: int = HISTOGRAM_GROUP) -> Histogram:
+        """The observations in logarithmic bins: bin ``k`` holds the values in
+        ``(base**k, base**(k+1)]``, zero has its own count. Read off the sketch, whose bins
+        are 1% wide: each histogram bin is ``group`` of them (``base = gamma**group``), so
+        its bounds are the sketch's and no value lands in the wrong bin. The same ``group``
+        gives the same bins in every run, so histograms add up bin by bin."""
+        mapping, store = self.sketch._mapping, self.sketch._store
+        base = mapping.gamma**group
+        log_base = math.log(base)
+        counts: dict[int, int] = {}
+        for index, count in enumerate(store.bins):
+            if count > 0:
+                # a point inside the sketch's bin, so inside exactly one histogram bin
+                inside = mapping.value(store.offset + index)
+                key = math.ceil(math.log(inside) / log_base) - 1
+                counts[key] = counts.get(key, 0) + round(count)
+        keys = sorted(counts)
+        return {
+            "base": base,
+            "keys": keys,
+            "counts": [counts[k] for k in keys],
+            "zeros": round(self.sketch._zero_count),
+        }
 
 
 class Summary(TypedDict):
