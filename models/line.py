@@ -7,7 +7,7 @@ from typing import Any
 
 import simpy
 
-from models.actions import positive_factor, shares
+from models.actions import NOT_ALLOWED_IN_STATE, Refused, positive_factor, shares
 from models.part import Part
 from models.station import STATES, Station
 from twin.changes import Change, Changes
@@ -125,11 +125,15 @@ class Arrivals:
         mix: Sequence[tuple[str, float]],
         interarrival: Callable[[], float],
         uniform: Callable[[], float],
+        lots: Sequence[tuple[str, int]] | None = None,
     ) -> None:
         self.line = line
         self.routes = routes
         self.uniform = uniform
         self.choose = _Chooser(mix, uniform)
+        # Orders: whole lots arrive, in this sequence, cyclically (``None``: single parts).
+        self.lots = list(lots) if lots else None
+        self._next_lot = 0
         self.interarrival = interarrival
         # The arrival rate relative to the scenario's (``set_rate``).
         self.rate = 1.0
@@ -144,6 +148,8 @@ class Arrivals:
 
     def set_mix(self, mix: Mapping[str, float]) -> None:
         """Choose the products of later arrivals by the shares of ``mix`` (normalised)."""
+        if self.lots is not None:
+            raise Refused(NOT_ALLOWED_IN_STATE, _IN_SEQUENCE)
         self.choose = _Chooser(shares(mix, self.routes, "the arrivals"), self.uniform)
         _acted(self.line, "mix", _shown(mix))
 
@@ -151,15 +157,24 @@ class Arrivals:
         env = self.line.env
         while True:
             yield env.timeout(self.interarrival() / self.rate)
-            product = self.choose()
-            route = self.routes[product]
-            part = self.line.create(product, route)
-            first = route[0]
-            if first.gate is None:
-                first.receive(part)
-            else:
-                part.token = first.gate.request()
-                part.token.callbacks.append(lambda _, p=part, s=first: s.receive(p))
+            if self.lots is None:
+                self._enter(self.choose())
+                continue
+            product, size = self.lots[self._next_lot]
+            self._next_lot = (self._next_lot + 1) % len(self.lots)
+            for _ in range(size):
+                self._enter(product)
+
+    def _enter(self, product: str) -> None:
+        """A part of ``product`` enters; a full first station makes it wait, in order."""
+        route = self.routes[product]
+        part = self.line.create(product, route)
+        first = route[0]
+        if first.gate is None:
+            first.receive(part)
+        else:
+            part.token = first.gate.request()
+            part.token.callbacks.append(lambda _, p=part, s=first: s.receive(p))
 
 
 class Feeder:
@@ -172,6 +187,7 @@ class Feeder:
         routes: dict[str, tuple[Station, ...]],
         mix: Sequence[tuple[str, float]],
         uniform: Callable[[], float],
+        lots: Sequence[tuple[str, int]] | None = None,
     ) -> None:
         if entry.gate is None:
             raise ValueError(f"saturated entry station {entry.id!r} needs a finite input buffer")
@@ -179,13 +195,18 @@ class Feeder:
         self.entry = entry
         self.routes = routes
         self.uniform = uniform
-        self.choose = _Chooser(mix, uniform)
+        self.lots = list(lots) if lots else None
+        self.choose: Callable[[], str] = (
+            _LotSequence(self.lots) if self.lots else _Chooser(mix, uniform)
+        )
         line.feeders.append(self)
         line.env.process(self._run())
 
     def set_mix(self, mix: Mapping[str, float]) -> None:
         """Choose the products of later entries by the shares of ``mix`` (normalised); it
         names only products whose route begins at this feeder's station."""
+        if self.lots is not None:
+            raise Refused(NOT_ALLOWED_IN_STATE, _IN_SEQUENCE)
         known = [p for p, route in self.routes.items() if route[0] is self.entry]
         self.choose = _Chooser(shares(mix, known, f"station {self.entry.id}"), self.uniform)
         _acted(self.line, "mix", _shown(mix), self.entry.id)
@@ -200,6 +221,25 @@ class Feeder:
             part = self.line.create(product, self.routes[product])
             part.token = token
             self.entry.receive(part)
+
+
+_IN_SEQUENCE = "the line releases its orders in their sequence: a mix does not apply"
+
+
+class _LotSequence:
+    """Products lot after lot, in the order given, cyclically."""
+
+    def __init__(self, lots: Sequence[tuple[str, int]]) -> None:
+        self.lots = list(lots)
+        self.lot = 0  # the lot being released
+        self.done = 0  # its parts released so far
+
+    def __call__(self) -> str:
+        product, size = self.lots[self.lot]
+        self.done += 1
+        if self.done == size:
+            self.lot, self.done = (self.lot + 1) % len(self.lots), 0
+        return product
 
 
 def _acted(line: Line, kind: str, value: str, scope: str = "line") -> None:

@@ -49,10 +49,19 @@ class Failures:
 
 @dataclass(frozen=True)
 class Setup:
-    """A changeover before a part: on a product change, or before every part."""
+    """A changeover before a part: on a product change, or before every part. Its time is
+    one draw for any change, or a draw per (from, to) pair: a pair without one needs none."""
 
-    time: Draw
+    time: Draw | None = None
     always: bool = False
+    matrix: Mapping[tuple[str, str], Draw] | None = None
+
+    def duration(self, last: str | None, product: str) -> float | None:
+        """The setup before ``product`` after ``last`` (None: the first part), or None."""
+        if self.matrix is None:
+            return self.time() if self.time is not None else None
+        draw = self.matrix.get((last, product)) if last is not None else None
+        return draw() if draw is not None else None
 
 
 class Station:
@@ -67,7 +76,7 @@ class Station:
         buffer: int | None,
         process: Mapping[str, Draw],
         ideal_cycle: dict[str, float],
-        scrap_rate: float = 0.0,
+        scrap_rate: Mapping[str, float] | None = None,
         scrap_draw: Draw | None = None,
         setup: Setup | None = None,
         failures: Failures | None = None,
@@ -81,7 +90,7 @@ class Station:
         self.queue = simpy.Store(env)
         self.process = process
         self.ideal_cycle = ideal_cycle
-        self.scrap_rate = scrap_rate
+        self.scrap_rate = dict(scrap_rate or {})  # by product; a product not in it: none
         self.scrap_draw = scrap_draw
         self.setup = setup
         self.produced = 0
@@ -369,8 +378,10 @@ class Machine:
             if setup is not None and (
                 setup.always or (self.last_product not in (None, part.product))
             ):
-                self._state(SETUP)
-                yield from self._setup_work(setup.time())
+                duration = setup.duration(self.last_product, part.product)
+                if duration is not None:
+                    self._state(SETUP)
+                    yield from self._setup_work(duration)
             self.last_product = part.product
             self._state(BUSY)
             part.where = self.scope
@@ -380,7 +391,7 @@ class Machine:
             if env.now >= warmup:
                 st.produced += 1
                 st.ideal_time += st.ideal_cycle[part.product]
-            if st.scrap_draw is not None and st.scrap_draw() < st.scrap_rate:
+            if st.scrap_draw is not None and st.scrap_draw() < st.scrap_rate.get(part.product, 0.0):
                 st.release(part)
                 line.scrap(part, self.scope)
                 continue

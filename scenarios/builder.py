@@ -31,16 +31,21 @@ def build(
         line.add(_station(line, spec, [p.id for p in visitors], streams, spec.id in entries))
     routes = {pid: tuple(line.stations[sid] for sid in p.route) for pid, p in products.items()}
     mix = scenario.product_mix()
-    arrivals = scenario.arrivals
+    arrivals, orders = scenario.arrivals, scenario.orders
+    lots = [(x.product, x.lot) for x in orders.sequence] if orders is not None else None
     if arrivals is not None and arrivals.interarrival is not None:
         interarrival = streams.sampler(arrivals.interarrival, "arrivals", "interarrival")
         Arrivals(line, routes, mix, interarrival, streams.uniforms("arrivals", "mix"))
+    elif orders is not None and orders.interarrival is not None:
+        interarrival = streams.sampler(orders.interarrival, "orders", "interarrival")
+        Arrivals(line, routes, mix, interarrival, streams.uniforms("orders", "mix"), lots)
     else:
         for entry in sorted(entries):
             entering = [(pid, w) for pid, w in mix if products[pid].route[0] == entry]
             if entering:
                 uniform = streams.uniforms(f"feeder:{entry}", "mix")
-                Feeder(line, line.stations[entry], routes, entering, uniform)
+                here = [x for x in lots if products[x[0]].route[0] == entry] if lots else None
+                Feeder(line, line.stations[entry], routes, entering, uniform, here)
     return line
 
 
@@ -56,9 +61,17 @@ def _station(
     }
     setup = None
     if spec.setup is not None:
-        setup = Setup(
-            streams.sampler(spec.setup.time, spec.id, "setup"), spec.setup.when == "always"
-        )
+        always = spec.setup.when == "always"
+        time = spec.setup.time
+        if isinstance(time, dict):
+            matrix = {
+                (src, dst): streams.sampler(dist, spec.id, f"setup:{src}->{dst}")
+                for src, row in time.items()
+                for dst, dist in row.items()
+            }
+            setup = Setup(always=always, matrix=matrix)
+        else:
+            setup = Setup(streams.sampler(time, spec.id, "setup"), always)
     failures = None
     if spec.failures is not None:
         failures = Failures(
@@ -66,6 +79,7 @@ def _station(
             _per_machine(streams, spec.failures.mttr, "mttr"),
             spec.failures.basis,
         )
+    scrap = {pid: spec.scrap_of(pid) for pid in visitors}
     buffer = spec.input_buffer
     if entry and buffer is None:
         buffer = 0  # a saturated entry with an unlimited buffer would hold infinitely many parts
@@ -76,8 +90,8 @@ def _station(
         buffer=buffer,
         process=process,
         ideal_cycle=ideal,
-        scrap_rate=spec.scrap_rate,
-        scrap_draw=streams.uniforms(spec.id, "scrap") if spec.scrap_rate > 0 else None,
+        scrap_rate=scrap,
+        scrap_draw=streams.uniforms(spec.id, "scrap") if any(scrap.values()) else None,
         setup=setup,
         failures=failures,
     )

@@ -71,6 +71,8 @@ def _scale(value: Any, k: float, where: str) -> Any:
                     else _scale(inner, k, where)
                 )
         return out
+    if isinstance(value, dict):  # a per-product table: each entry scales
+        return {key: _scale(v, k, where) for key, v in value.items()}
     raise PatchError(f"cannot scale {value!r} (not a number, duration or distribution)")
 
 

@@ -98,10 +98,46 @@ class Arrivals(_Model):
         return self
 
 
-class Setup(_Model):
-    """A changeover: its duration, and when it happens."""
+def _matrix_or_single(value: Any) -> str:
+    """A mapping of mappings without a ``dist`` tag is a from -> to table."""
+    if (
+        isinstance(value, dict)
+        and value
+        and "dist" not in value
+        and all(isinstance(v, dict) for v in value.values())
+        and not set(value) & _PARAMS
+    ):
+        return "matrix"
+    return "single"
 
-    time: Distribution
+
+SetupTime = Annotated[
+    Annotated[Distribution, Tag("single")]
+    | Annotated[dict[Identifier, dict[Identifier, Distribution]], Tag("matrix")],
+    Discriminator(_matrix_or_single),
+]
+
+
+class Lot(_Model):
+    """``lot`` parts of ``product``, released together."""
+
+    product: Identifier
+    lot: Annotated[Count, Field(ge=1, le=1_000_000)]
+
+
+class Orders(_Model):
+    """Lots released in the order of ``sequence``, cyclically: a whole lot at once every
+    ``interarrival``, or, without it, each part as soon as the first station has room."""
+
+    sequence: Annotated[list[Lot], Field(min_length=1, max_length=MAX_ITEMS)]
+    interarrival: Lasting | None = None
+
+
+class Setup(_Model):
+    """A changeover: its duration (one distribution, or a from -> to table of them; a pair
+    not in the table needs no setup), and when it happens."""
+
+    time: SetupTime
     when: Literal["product_change", "always"] = "product_change"
 
 
@@ -124,7 +160,16 @@ class Station(_Model):
     ideal_cycle: PositiveDuration | None = None
     setup: Setup | None = None
     failures: Failures | None = None
-    scrap_rate: Probability = 0.0
+    scrap_rate: Annotated[
+        Annotated[Probability, Tag("single")]
+        | Annotated[dict[Identifier, Probability], Tag("per_product")],
+        Discriminator(_per_product_or_single),
+    ] = 0.0
+
+    def scrap_of(self, product: str) -> float:
+        """The scrap rate of ``product`` here (a product not in a table: none)."""
+        rate = self.scrap_rate
+        return rate.get(product, 0.0) if isinstance(rate, dict) else rate
 
 
 class Economics(_Model):
@@ -173,6 +218,7 @@ class Scenario(_Model):
     replications: Annotated[Count, Field(ge=1, le=MAX_REPLICATIONS)] = 10
     products: Annotated[list[Product], Field(min_length=1, max_length=MAX_ITEMS)]
     arrivals: Arrivals | None = None
+    orders: Orders | None = None
     stations: Annotated[list[Station], Field(min_length=1, max_length=MAX_ITEMS)]
     economics: Economics = Economics()
     # Checking a catalog applies every retrofit once, and `compare` tries their combinations.
@@ -241,6 +287,18 @@ class Scenario(_Model):
                         f"station {sid!r} has no process_time for product {product.id!r}, "
                         f"which its route visits",
                     )
+        for k, st in enumerate(self.stations):
+            self._check_tables(k, st, products)
+        if self.orders is not None:
+            if self.arrivals is not None:
+                raise FieldError(("orders",), "give either 'arrivals' or 'orders', not both")
+            for i, lot in enumerate(self.orders.sequence):
+                if lot.product not in products:
+                    raise FieldError(
+                        ("orders", "sequence", i, "product"),
+                        f"orders name unknown product {lot.product!r}; products are: "
+                        f"{', '.join(products)}",
+                    )
         if self.arrivals is not None:
             named = [("product", self.arrivals.product)] if self.arrivals.product else []
             named += [(f"mix.{p}", p) for p in self.arrivals.mix or {}]
@@ -252,6 +310,24 @@ class Scenario(_Model):
                         f"{', '.join(products)}",
                     )
         return self
+
+    def _check_tables(self, k: int, station: Station, products: list[str]) -> None:
+        """Per-product tables of a station name products that exist."""
+        tables: list[tuple[tuple[str | int, ...], list[str]]] = []
+        if isinstance(station.scrap_rate, dict):
+            tables.append((("scrap_rate",), list(station.scrap_rate)))
+        if station.setup is not None and isinstance(station.setup.time, dict):
+            matrix = station.setup.time
+            tables.append((("setup", "time"), list(matrix)))
+            tables += [(("setup", "time", src), list(row)) for src, row in matrix.items()]
+        for path, named in tables:
+            for pid in named:
+                if pid not in products:
+                    raise FieldError(
+                        ("stations", k, *path, pid),
+                        f"station {station.id!r} names unknown product {pid!r}; products "
+                        f"are: {', '.join(products)}",
+                    )
 
     @model_validator(mode="after")
     def _bounded_work(self) -> Scenario:
@@ -270,7 +346,14 @@ class Scenario(_Model):
         return self
 
     def product_mix(self) -> list[tuple[str, float]]:
-        """Each product's share of the parts that enter: from ``arrivals``, else equal."""
+        """Each product's share of the parts that enter: from ``arrivals`` or the lots of
+        ``orders``, else equal."""
+        if self.orders is not None:
+            parts: dict[str, float] = {}
+            for lot in self.orders.sequence:
+                parts[lot.product] = parts.get(lot.product, 0.0) + lot.lot
+            total = sum(parts.values())
+            return [(p, n / total) for p, n in parts.items()]
         arrivals = self.arrivals
         if arrivals is not None and arrivals.mix is not None:
             return [(p, w) for p, w in arrivals.mix.items() if w > 0]
@@ -280,6 +363,8 @@ class Scenario(_Model):
 
     @property
     def saturated(self) -> bool:
+        if self.orders is not None:
+            return self.orders.interarrival is None
         return self.arrivals is None or self.arrivals.interarrival is None
 
 
@@ -296,6 +381,11 @@ def workload(scenario: Scenario) -> list[tuple[float, tuple[str | int, ...], str
     if arrivals is not None and arrivals.interarrival is not None:
         entering = horizon / arrivals.interarrival.expected
         work.append((entering, ("arrivals", "interarrival"), "arrivals.interarrival"))
+    orders = scenario.orders
+    if orders is not None and orders.interarrival is not None:
+        lot = sum(x.lot for x in orders.sequence) / len(orders.sequence)
+        entering = horizon / orders.interarrival.expected * lot
+        work.append((entering, ("orders", "interarrival"), "orders.interarrival"))
     visits = {s.id: 0 for s in scenario.stations}
     for product in scenario.products:
         for sid in product.route:
