@@ -48,6 +48,17 @@ class Failures:
 
 
 @dataclass(frozen=True)
+class Preventive:
+    """Age replacement: a planned maintenance of ``duration`` once a machine's age since it
+    was last renewed (by a maintenance or a repair) reaches ``every``, in operating time
+    (processing) or calendar time; the machine stops after its current part."""
+
+    every: float
+    duration: Draw
+    basis: Literal["operating", "calendar"] = "operating"
+
+
+@dataclass(frozen=True)
 class Setup:
     """A changeover before a part: on a product change, or before every part. Its time is
     one draw for any change, or a draw per (from, to) pair: a pair without one needs none."""
@@ -80,6 +91,7 @@ class Station:
         scrap_draw: Draw | None = None,
         setup: Setup | None = None,
         failures: Failures | None = None,
+        preventive: Preventive | None = None,
     ) -> None:
         env = line.env
         self.line = line
@@ -105,6 +117,7 @@ class Station:
         # Random streams keep the machine names they always had (common random numbers);
         # change records name every machine by its index: TURN.0, TURN.1, ...
         names = [sid] if servers == 1 else [f"{sid}.{i}" for i in range(servers)]
+        self.preventive = preventive
         self.machines = [Machine(self, name, i, failures) for i, name in enumerate(names)]
         if line.changes.live:
             line.changes(env.now, self.buffer_scope, "level", -1, 0)
@@ -227,6 +240,13 @@ class Machine:
         self.maintenance: float | None = None
         self.basis: str | None = None
         self.generation = 0  # bumped by maintenance: a calendar failure clock restarts
+        # The machine's age since it was last renewed (maintenance or repair), for age
+        # replacement: work done and time of the last renewal.
+        self.worked = 0.0
+        self.renewed_work = 0.0
+        self.renewed_at = 0.0
+        self.renewals = 0
+        self.life = 0.0  # on the operating basis: the time to failure drawn at renewal
         self._work: Callable[[float], Generator[Any, Any, None]] = self._plain
         self._setup_work = self._plain
         if failures is not None:
@@ -234,12 +254,50 @@ class Machine:
             self.mtbf = failures.mtbf(name)
             self.mttr = failures.mttr(name)
             if failures.basis == "operating":
-                self.ttf = self.mtbf()
+                self.ttf = self.life = self.mtbf()
                 self._work = self._operating
             else:
                 self._work = self._setup_work = self._calendar
                 self.env.process(self._breakdowns())
         self.proc = self.env.process(self._run())
+        policy = station.preventive
+        if policy is not None and policy.basis == "calendar":
+            self.env.process(self._calendar_age(policy))
+
+    # -- age replacement ------------------------------------------------------------------
+
+    def operating_age(self) -> float:
+        """Processing time since the last renewal."""
+        if self.basis == "operating":
+            return self.life - self.ttf  # exact, also when a part was cut by a failure
+        return self.worked - self.renewed_work
+
+    def _renewed(self) -> None:
+        self.renewed_work = self.worked
+        self.renewed_at = self.env.now
+        self.renewals += 1
+
+    def _due(self, policy: Preventive) -> None:
+        """Order the policy's maintenance (it starts when the machine has no part)."""
+        if self.maintenance is None and not self.down:
+            self.maintenance = policy.duration()
+            self._acted("maintain", f"{self.maintenance:g}")
+            self.nudge()
+
+    def _calendar_age(self, policy: Preventive) -> Generator[Any, Any, None]:
+        """On the calendar basis: order maintenance when the age since renewal reaches it."""
+        env = self.env
+        while True:
+            renewals = self.renewals
+            yield env.timeout(max(0.0, self.renewed_at + policy.every - env.now))
+            if self.renewals != renewals:
+                continue  # renewed meanwhile: a new age
+            while self.down:  # the repair renews it
+                yield self.repaired
+            if self.renewals == renewals:
+                self._due(policy)
+                while self.renewals == renewals:
+                    yield env.timeout(policy.every)  # bounded: the maintenance renews it
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -333,6 +391,7 @@ class Machine:
 
     def _repair(self) -> None:
         self.down = False
+        self._renewed()
         self._event("repair")
         self._enter(self.base)
         repaired = self.repaired
@@ -387,7 +446,16 @@ class Machine:
             part.where = self.scope
             if changes.live:
                 changes(env.now, self.scope, "start", part.id, part.product)
-            yield from self._work(st.process[part.product]() * st.time_factor)
+            work = st.process[part.product]() * st.time_factor
+            yield from self._work(work)
+            self.worked += work
+            policy = st.preventive
+            if (
+                policy is not None
+                and policy.basis == "operating"
+                and self.operating_age() >= policy.every
+            ):
+                self._due(policy)
             if env.now >= warmup:
                 st.produced += 1
                 st.ideal_time += st.ideal_cycle[part.product]
@@ -440,8 +508,9 @@ class Machine:
         yield env.timeout(seconds)
         self.maintenance = None
         self.halt = self.station.held
+        self._renewed()
         if self.basis == "operating":
-            self.ttf = self.mtbf()
+            self.ttf = self.life = self.mtbf()
         elif self.basis == "calendar":
             env.process(self._breakdowns())
 
@@ -467,8 +536,8 @@ class Machine:
                 yield self.repaired
             self._fail()
             yield env.timeout(self.mttr())
+            self.ttf = self.life = self.mtbf()  # drawn before the repair renews the age
             self._repair()
-            self.ttf = self.mtbf()
         self.ttf -= work
         # ``_plain`` written out: this is the hot path of an unreliable machine.
         if self.down:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import simpy
 
 from models.line import Arrivals, Feeder, Line
-from models.station import Failures, Setup, Station
+from models.station import Failures, Preventive, Setup, Station
 from scenarios import schema
 from twin.changes import Changes
 from twin.distributions import Distribution
@@ -79,6 +79,11 @@ def _station(
             _per_machine(streams, spec.failures.mttr, "mttr"),
             spec.failures.basis,
         )
+    preventive = None
+    if spec.maintenance is not None:
+        m = spec.maintenance
+        duration = streams.sampler(m.duration, spec.id, "maintenance")
+        preventive = Preventive(m.every, duration, m.basis)
     scrap = {pid: spec.scrap_of(pid) for pid in visitors}
     buffer = spec.input_buffer
     if entry and buffer is None:
@@ -94,6 +99,7 @@ def _station(
         scrap_draw=streams.uniforms(spec.id, "scrap") if any(scrap.values()) else None,
         setup=setup,
         failures=failures,
+        preventive=preventive,
     )
 
 

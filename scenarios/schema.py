@@ -149,6 +149,14 @@ class Failures(_Model):
     basis: Literal["operating", "calendar"] = "operating"
 
 
+class Maintenance(_Model):
+    """Preventive maintenance by age (age replacement)."""
+
+    every: PositiveDuration
+    basis: Literal["operating", "calendar"] = "operating"
+    duration: Lasting
+
+
 class Station(_Model):
     """A station: ``servers`` identical machines behind an input buffer."""
 
@@ -160,6 +168,7 @@ class Station(_Model):
     ideal_cycle: PositiveDuration | None = None
     setup: Setup | None = None
     failures: Failures | None = None
+    maintenance: Maintenance | None = None
     scrap_rate: Annotated[
         Annotated[Probability, Tag("single")]
         | Annotated[dict[Identifier, Probability], Tag("per_product")],
@@ -402,6 +411,10 @@ def workload(scenario: Scenario) -> list[tuple[float, tuple[str | int, ...], str
             failures = station.servers * horizon / station.failures.mtbf.expected
             where = f"stations[{station.id}].failures.mtbf"
             work.append((failures, ("stations", k, "failures", "mtbf"), where))
+        if station.maintenance is not None:
+            stops = station.servers * horizon / station.maintenance.every
+            where = f"stations[{station.id}].maintenance.every"
+            work.append((stops, ("stations", k, "maintenance", "every"), where))
     return work
 
 
