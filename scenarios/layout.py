@@ -164,3 +164,15 @@ def _place(
 
 def _points(place: Place) -> list[Point]:
     return [*place.machines, *([place.rack] if place.rack is not None else [])]
+
+
+def chain(stations: list[tuple[str, int]]) -> Layout:
+    """A plain floor plan of stations (id, machines) in one row, in the given order: for a
+    view of a line whose scenario file is not at hand."""
+    places = []
+    x = 0.0
+    for k, (sid, servers) in enumerate(stations):
+        if k:
+            x += _half_depth(stations[k - 1][1]) + _half_depth(servers) + RACK + AISLE
+        places.append(_place(sid, servers, None, x, 0.0, 0.0))
+    return Layout(tuple(places))

@@ -84,11 +84,13 @@ def _probe(window: str) -> str | None:
     return f"a test render failed: {last}"
 
 
-def plotter(size: tuple[int, int]) -> Any:
-    """A new offscreen PyVista plotter of ``size`` pixels (width, height)."""
-    check()
+def plotter(size: tuple[int, int], window: bool = False) -> Any:
+    """A new PyVista plotter of ``size`` pixels (width, height): offscreen, or with
+    ``window`` a window on the display."""
+    if not window:
+        check()
     import pyvista as pv
 
-    view: Any = pv.Plotter(off_screen=True, window_size=list(size))
+    view: Any = pv.Plotter(off_screen=not window, window_size=list(size))
     view.render_window.SetMultiSamples(0)  # multisampling costs a software renderer 3/4 of a frame
     return view

@@ -33,11 +33,17 @@ ELEVATION = 55.0  # degrees: the camera looks down on the floor from the front
 class Scene:
     """One line's actors in one offscreen window."""
 
-    def __init__(self, layout: Layout, title: str = "", size: tuple[int, int] = SIZE) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        title: str = "",
+        size: tuple[int, int] = SIZE,
+        window: bool = False,
+    ) -> None:
         import pyvista as pv
 
         self.layout = layout
-        self.plotter = plotter(size)
+        self.plotter = plotter(size, window)
         self.plotter.set_background(BACKGROUND)
         self._floor(pv)
         self.machines: dict[str, Any] = {}
@@ -52,7 +58,7 @@ class Scene:
         )
         self.parts_actor.visibility = False
         self.title = self.plotter.add_text(title, position="upper_edge", font_size=14)
-        self.clock = self.plotter.add_text("", position="upper_left", font_size=11)
+        self.clock = self.plotter.add_text("", position="lower_left", font_size=11)
         legend = [[name, code] for name, code in LEGEND]
         self.plotter.add_legend(
             labels=legend, bcolor="white", face="rectangle", loc="upper right", size=(0.2, 0.24)
@@ -153,7 +159,7 @@ class Scene:
         if len(frame.parts):
             self.parts.copy_from(_points(frame.parts))
         self.parts_actor.visibility = bool(len(frame.parts))
-        self.clock.set_text("upper_left", overlay(frame))
+        self.clock.set_text("lower_left", overlay(frame))
 
     def image(self, frame: Frame | None = None) -> np.ndarray:
         """The picture (height x width x 3, 0-255) of ``frame``, or of the last drawn."""
