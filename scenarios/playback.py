@@ -31,10 +31,12 @@ class Simulation:
         return float(self.env.now)
 
     def advance(self, until: float) -> list[Change]:
-        """Run up to ``until`` (at most the horizon); the changes since the last call."""
+        """Run up to ``until`` (at most the horizon), events at ``until`` included; the
+        changes since the last call."""
         until = min(until, self.scenario.horizon)
-        if until > self.env.now:
-            self.env.run(until=until)
+        env = self.env
+        while env.peek() <= until:
+            env.step()
         out = self._pending[:]
         self._pending.clear()
         return out

@@ -27,3 +27,14 @@ def scenario_file(tmp_path: Path) -> Callable[[str], Path]:
 def scenario() -> Callable[[str], Scenario]:
     """Parse and validate YAML text as a scenario."""
     return lambda text: loads(text, "test.yaml")
+
+
+@pytest.fixture(scope="session")
+def rendering() -> None:
+    """Skip, saying why, where no offscreen OpenGL works (probed in a child process)."""
+    from viz.offscreen import RenderingUnavailable, check
+
+    try:
+        check()
+    except RenderingUnavailable as exc:
+        pytest.skip(str(exc))
