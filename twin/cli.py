@@ -1151,7 +1151,8 @@ def view_command(
     if not window:
         _rendering()
     written = 0
-    with TwinClient(connect, ctl) as client, _following(), ExitStack() as stack:
+    waiting = min(10.0, max(patience, 0.5))  # for the server's first message and snapshot
+    with TwinClient(connect, ctl, timeout=waiting) as client, _following(), ExitStack() as stack:
         client.sync()
         floor = layout(model) if model is not None else mirrored_layout(client.mirror.levels)
         name = model.name if model is not None else str((client.birth or {}).get("scenario", ""))
