@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from scenarios.layout import Layout, Place
-from twin.colours import LEGEND, colour
+from scenarios.layout import Layout
+from twin.colours import LEGEND, rgb
 from twin.durations import format_duration
 from viz.offscreen import plotter
 from viz.play import MACHINE_TOP, Frame
@@ -22,6 +22,8 @@ SIZE = (1024, 576)  # pixels: a multiple of 16 both ways, as video encoders want
 MACHINE_SIDE = 1.7  # metres
 RACK_SIDE = 1.5
 RACK_HEIGHT = 1.2
+LABEL = 0.7  # metres: the height of a station's name on the floor
+SUNK = 0.05  # metres under the floor where an empty rack's fill hides
 UNLIMITED = 20  # parts that fill the drawing of an unlimited rack
 FLOOR = "#e9e6df"
 BACKGROUND = "#f7f7f5"
@@ -46,19 +48,20 @@ class Scene:
         self.plotter = plotter(size, window)
         self.plotter.set_background(BACKGROUND)
         self._floor(pv)
-        self.machines: dict[str, Any] = {}
-        self.shown: dict[str, str] = {}
-        self.racks: dict[str, tuple[Any, int | None]] = {}
-        for place in layout.places:
-            self._station(pv, place)
-        self._labels()
+        self._machines(pv)
+        self._racks(pv)
+        self._labels(pv)
         self.parts = pv.PolyData(np.zeros((1, 3)))
         self.parts_actor = self.plotter.add_mesh(
             self.parts, color=PART, point_size=9, render_points_as_spheres=True
         )
         self.parts_actor.visibility = False
-        self.title = self.plotter.add_text(title, position="upper_edge", font_size=14)
-        self.clock = self.plotter.add_text("", position="lower_left", font_size=11)
+        # Text actors at fixed pixels: a corner annotation would search for its font size
+        # at every render, which costs more than the whole scene.
+        width, height = size
+        self.title = self.plotter.add_text(title, position=(width / 2, height - 34), font_size=16)
+        self.title.prop.SetJustificationToCentered()
+        self.clock = self.plotter.add_text("", position=(10, 10), font_size=13)
         legend = [[name, code] for name, code in LEGEND]
         self.plotter.add_legend(
             labels=legend, bcolor="white", face="rectangle", loc="upper right", size=(0.2, 0.24)
@@ -75,58 +78,86 @@ class Scene:
         )
         self.plotter.add_mesh(floor, color=FLOOR, lighting=False)
 
-    def _station(self, pv: Any, place: Place) -> None:
-        for scope, (x, y) in zip(place.machine_scopes(), place.machines, strict=True):
-            box = pv.Cube(
-                center=(x, y, (MACHINE_TOP - 0.1) / 2),
-                x_length=MACHINE_SIDE,
-                y_length=MACHINE_SIDE * 0.8,
-                z_length=MACHINE_TOP - 0.1,
-            ).rotate_z(place.rotation, point=(x, y, 0))
-            # Unlit: a machine shows its state's colour exactly, from any side; edges give it
-            # its shape.
-            actor = self.plotter.add_mesh(
-                box, color=colour(IDLE), lighting=False, show_edges=True, edge_color="#303030"
-            )
-            self.machines[scope] = actor
-            self.shown[scope] = IDLE
-        if place.rack is None:
-            return
-        x, y = place.rack
-        frame = pv.Cube(
-            center=(x, y, RACK_HEIGHT / 2),
-            x_length=RACK_SIDE,
-            y_length=RACK_SIDE,
-            z_length=RACK_HEIGHT,
-        ).rotate_z(place.rotation, point=(x, y, 0))
-        self.plotter.add_mesh(frame, style="wireframe", color="#606060", line_width=1)
-        fill = pv.Cube(
-            center=(x, y, RACK_HEIGHT / 2),
-            x_length=RACK_SIDE * 0.96,
-            y_length=RACK_SIDE * 0.96,
-            z_length=RACK_HEIGHT,
-        ).rotate_z(place.rotation, point=(x, y, 0))
-        actor = self.plotter.add_mesh(fill, color="#8fb3d9", opacity=0.45)
-        actor.scale = (1.0, 1.0, 0.0)  # the floor is z = 0: scaling keeps the fill on it
-        actor.visibility = False
-        self.racks[place.rack_scope] = (actor, place.capacity)
+    def _machines(self, pv: Any) -> None:
+        """All machines as one mesh, one box each, coloured cell by cell: a frame changes
+        the colours of the cells of the machines whose state changed."""
+        boxes: list[Any] = []
+        self.cells: dict[str, slice] = {}
+        for place in self.layout.places:
+            for scope, (x, y) in zip(place.machine_scopes(), place.machines, strict=True):
+                box = pv.Cube(
+                    center=(x, y, (MACHINE_TOP - 0.1) / 2),
+                    x_length=MACHINE_SIDE,
+                    y_length=MACHINE_SIDE * 0.8,
+                    z_length=MACHINE_TOP - 0.1,
+                ).rotate_z(place.rotation, point=(x, y, 0))
+                start = sum(b.n_cells for b in boxes)
+                self.cells[scope] = slice(start, start + box.n_cells)
+                boxes.append(box)
+        self.machine_mesh = pv.merge(boxes, merge_points=False)
+        idle = np.asarray(rgb(IDLE), dtype=np.uint8)
+        self.colours = np.tile(idle, (self.machine_mesh.n_cells, 1))
+        self.machine_mesh.cell_data["state"] = self.colours
+        self.shown = dict.fromkeys(self.cells, IDLE)
+        # Unlit: a machine shows its state's colour exactly, from any side; edges give it
+        # its shape.
+        self.plotter.add_mesh(
+            self.machine_mesh,
+            scalars="state",
+            rgb=True,
+            lighting=False,
+            show_edges=True,
+            edge_color="#303030",
+        )
 
-    def _labels(self) -> None:
-        points, names = [], []
+    def _racks(self, pv: Any) -> None:
+        """All racks: their frames as one wireframe, their fills as one mesh whose tops
+        rise and fall with the parts waiting (an empty rack's fill sinks under the floor)."""
+        frames: list[Any] = []
+        fills: list[Any] = []
+        self.tops: dict[str, tuple[np.ndarray, int | None]] = {}
+        for place in self.layout.places:
+            if place.rack is None:
+                continue
+            x, y = place.rack
+            frames.append(
+                pv.Cube(
+                    center=(x, y, RACK_HEIGHT / 2),
+                    x_length=RACK_SIDE,
+                    y_length=RACK_SIDE,
+                    z_length=RACK_HEIGHT,
+                ).rotate_z(place.rotation, point=(x, y, 0))
+            )
+            fill = pv.Cube(
+                center=(x, y, (RACK_HEIGHT - SUNK) / 2),
+                x_length=RACK_SIDE * 0.96,
+                y_length=RACK_SIDE * 0.96,
+                z_length=RACK_HEIGHT + SUNK,
+            ).rotate_z(place.rotation, point=(x, y, 0))
+            start = sum(f.n_points for f in fills)
+            top = np.flatnonzero(fill.points[:, 2] > 0) + start
+            self.tops[place.rack_scope] = (top, place.capacity)
+            fills.append(fill)
+        self.fill_mesh: Any = None
+        if not fills:
+            return
+        self.plotter.add_mesh(
+            pv.merge(frames, merge_points=False), style="wireframe", color="#606060"
+        )
+        self.fill_mesh = pv.merge(fills, merge_points=False)
+        self.fill_points = np.array(self.fill_mesh.points)
+        self.plotter.add_mesh(self.fill_mesh, color="#8fb3d9", opacity=0.45)
+
+    def _labels(self, pv: Any) -> None:
+        """Each station's name painted on the floor in front of it (one static mesh: 2D
+        labels would be placed again at every render)."""
+        names = []
         for place in self.layout.places:
             xs = [x for x, _ in place.machines]
             ys = [y for _, y in place.machines]
-            points.append((sum(xs) / len(xs), min(ys) - MACHINE_SIDE * 0.6, 0.0))
-            names.append(place.id)
-        self.plotter.add_point_labels(
-            np.asarray(points),
-            names,
-            font_size=11,
-            show_points=False,
-            shape_opacity=0.6,
-            shape_color="white",
-            always_visible=True,
-        )
+            centre = (sum(xs) / len(xs), min(ys) - MACHINE_SIDE * 0.45 - LABEL / 2 - 0.2, 0.01)
+            names.append(pv.Text3D(place.id, depth=0.0, height=LABEL, center=centre))
+        self.plotter.add_mesh(pv.merge(names), color="#202020", lighting=False)
 
     def _camera(self) -> None:
         xmin, xmax, ymin, ymax = self.layout.bounds()
@@ -146,20 +177,26 @@ class Scene:
 
     def draw(self, frame: Frame) -> None:
         """Show ``frame``: colours, rack fills, parts and text change; nothing is rebuilt."""
-        for scope, actor in self.machines.items():
+        changed = False
+        for scope, cells in self.cells.items():
             state = frame.states.get(scope, IDLE)
             if self.shown[scope] != state:
-                actor.prop.color = colour(state)
+                self.colours[cells] = rgb(state)
                 self.shown[scope] = state
-        for scope, (actor, capacity) in self.racks.items():
-            level = frame.levels.get(scope, 0)
-            full = min(level / (capacity or UNLIMITED), 1.0)
-            actor.visibility = full > 0
-            actor.scale = (1.0, 1.0, max(full, 1e-3))
+                changed = True
+        if changed:
+            self.machine_mesh.cell_data["state"] = self.colours
+        if self.fill_mesh is not None:
+            points = self.fill_points
+            for scope, (top, capacity) in self.tops.items():
+                level = frame.levels.get(scope, 0)
+                full = min(level / (capacity or UNLIMITED), 1.0)
+                points[top, 2] = -SUNK + full * (RACK_HEIGHT + SUNK)
+            self.fill_mesh.points = points
         if len(frame.parts):
             self.parts.copy_from(_points(frame.parts))
         self.parts_actor.visibility = bool(len(frame.parts))
-        self.clock.set_text("lower_left", overlay(frame))
+        self.clock.input = overlay(frame)
 
     def image(self, frame: Frame | None = None) -> np.ndarray:
         """The picture (height x width x 3, 0-255) of ``frame``, or of the last drawn."""
