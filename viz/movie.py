@@ -24,6 +24,7 @@ from viz.play import Playback
 from viz.scene import SIZE, Scene
 
 FORMATS = (".mp4", ".gif")
+DIVIDER = 90  # grey level of the line between two sides
 MAX_FRAMES = 100_000  # an hour of movie at 25 frames per second, and more
 
 
@@ -125,6 +126,8 @@ def frames(
             for (source, _, _), play, scene in zip(lines, plays, scenes, strict=True):
                 play.apply(source.advance(time))
                 images.append(scene.image(play.frame(time)))
+            for image in images[:-1]:
+                image[:, -2:] = DIVIDER  # a line between the two sides
             yield np.hstack(images) if len(images) > 1 else images[0]
     finally:
         for scene in scenes:

@@ -149,14 +149,24 @@ class Scene:
         self.plotter.add_mesh(self.fill_mesh, color="#8fb3d9", opacity=0.45)
 
     def _labels(self, pv: Any) -> None:
-        """Each station's name painted on the floor in front of it (one static mesh: 2D
-        labels would be placed again at every render)."""
+        """Each station's name painted on the floor beside it, on the side of its flow
+        that faces the camera (in front of a line that runs left to right): one static
+        mesh, since 2D labels would be placed again at every render."""
         names = []
         for place in self.layout.places:
+            text = pv.Text3D(place.id, depth=0.0, height=LABEL)
+            xmin, xmax, ymin, ymax, _, _ = text.bounds
+            turn = math.radians(place.rotation)
+            dx, dy = math.sin(turn), -math.cos(turn)  # the flow's right-hand side
+            if dy > 1e-9:  # that side faces away from the camera: the left-hand one then
+                dx, dy = -dx, -dy
             xs = [x for x, _ in place.machines]
             ys = [y for _, y in place.machines]
-            centre = (sum(xs) / len(xs), min(ys) - MACHINE_SIDE * 0.45 - LABEL / 2 - 0.2, 0.01)
-            names.append(pv.Text3D(place.id, depth=0.0, height=LABEL, center=centre))
+            reach = max(abs((x - place.x) * dx + (y - place.y) * dy) for x, y in place.machines)
+            away = reach + MACHINE_SIDE * 0.5 + 0.3
+            away += abs(dx) * (xmax - xmin) / 2 + abs(dy) * (ymax - ymin) / 2
+            centre = (sum(xs) / len(xs) + dx * away, sum(ys) / len(ys) + dy * away, 0.01)
+            names.append(text.translate(np.subtract(centre, text.center), inplace=False))
         self.plotter.add_mesh(pv.merge(names), color="#202020", lighting=False)
 
     def _camera(self) -> None:
@@ -172,7 +182,8 @@ class Scene:
         self.plotter.enable_parallel_projection()
         self.plotter.reset_camera()
         aspect = self.plotter.window_size[0] / self.plotter.window_size[1]
-        high = depth * math.sin(tilt) + MACHINE_TOP * math.cos(tilt) + 4.0  # room for the text
+        # Room above and below the floor for the title, the legend and the figures.
+        high = (depth * math.sin(tilt) + MACHINE_TOP * math.cos(tilt)) * 1.5 + 2.0
         camera.parallel_scale = max(width / aspect, high) / 2
 
     def draw(self, frame: Frame) -> None:
