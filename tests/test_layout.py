@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,21 @@ def test_a_bad_layout_names_its_field(
         scenario(LINE + "layout:\n" + section + "\n")
     message = str(caught.value)
     assert field in message and words in message, message
+
+
+def test_the_documented_u_cell_stands_where_its_file_says() -> None:
+    """docs/examples/u-cell.yaml: the stations stand at their given places, and the
+    route comes back along the upper row (right to left)."""
+    from scenarios.loader import load
+
+    path = Path(__file__).parents[1] / "docs" / "examples" / "u-cell.yaml"
+    model = load(path)
+    assert model.layout is not None
+    places = {p.id: p for p in layout(model).places}
+    for sid, given in model.layout.items():
+        assert (places[sid].x, places[sid].y, places[sid].rotation) == (
+            given.x,
+            given.y,
+            given.rotation,
+        )
+    assert places["DEBURR"].x > places["PACK"].x and places["DEBURR"].y > places["MILL"].y
