@@ -42,10 +42,11 @@ test: $(VENV)/.installed render-libs
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 tests
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed render-libs
 	$(BIN)/python bench/line_bench.py
 	$(BIN)/python bench/parallel_bench.py
 	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/render_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

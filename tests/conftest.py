@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def scenario() -> Callable[[str], Scenario]:
 def rendering() -> None:
     """Skip, saying why, where no offscreen OpenGL works (probed in a child process)."""
     from viz.offscreen import RenderingUnavailable, check
+
+    # One rendering thread per test process: the suite runs a process per core already.
+    os.environ.setdefault("LP_NUM_THREADS", "1")
 
     try:
         check()

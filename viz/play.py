@@ -19,6 +19,7 @@ from twin.changes import DEPARTURES, WHEREABOUTS, Change, Value
 MACHINE_TOP = 1.35  # metres: a part in process sits on its machine
 RACK_SLOT = 0.38  # metres between parts waiting in a rack
 RACK_ROWS, RACK_COLUMNS = 4, 3  # parts per layer of a rack; further parts stack upwards
+RACK_LAYERS = 4
 ENTRY_GAP = 4.0  # metres left of the line where new parts come from
 
 
@@ -133,6 +134,7 @@ class Playback:
         if z >= MACHINE_TOP:  # on a machine: one part, a second (rare) stacks on it
             return x, y, z + rank * RACK_SLOT
         layer, slot = divmod(rank, RACK_ROWS * RACK_COLUMNS)
+        layer = min(layer, RACK_LAYERS - 1)  # a long queue piles up on the top layer
         row, col = divmod(slot, RACK_COLUMNS)
         return (
             x + (col - (RACK_COLUMNS - 1) / 2) * RACK_SLOT,
