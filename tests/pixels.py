@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenarios.layout import Layout
 from twin.colours import rgb
 
 
@@ -24,3 +25,11 @@ def share_near(image: np.ndarray, pixel: tuple[int, int], state: str, radius: in
 def count(image: np.ndarray, state: str, tolerance: float = 12) -> int:
     """How many pixels show a state's colour."""
     return int((distance(image, state) <= tolerance).sum())
+
+
+def front_of(floor: Layout, scope: str) -> tuple[float, float, float]:
+    """A point just behind the lower front face of a machine (the side the camera sees):
+    no part rests or passes in front of it, so its pixel shows the machine's colour."""
+    station, index = scope.rsplit(".", 1)
+    x, y = floor.place(station).machines[int(index)]
+    return x + 0.3, y - 0.6, 0.3

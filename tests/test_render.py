@@ -9,7 +9,7 @@ from pathlib import Path
 import imageio.v3 as imageio
 import numpy as np
 import pytest
-from pixels import count, share_near
+from pixels import count, front_of, share_near
 from typer.testing import CliRunner
 
 from scenarios.commands import Door
@@ -18,7 +18,7 @@ from scenarios.playback import Simulation
 from scenarios.schema import Scenario
 from twin.cli import app
 from twin.colours import LEGEND
-from viz.play import MACHINE_TOP, Frame, Playback
+from viz.play import Frame, Playback
 from viz.scene import Scene
 
 pytestmark = pytest.mark.usefixtures("rendering")
@@ -59,13 +59,6 @@ def line_at(
     return scene, scene.image(frame), frame
 
 
-def top_of(model: Scenario, scope: str) -> tuple[float, float, float]:
-    """A point on the top face of a machine, beside the part it may hold."""
-    station, index = scope.split(".")
-    x, y = layout(model).place(station).machines[int(index)]
-    return x + 0.5, y, MACHINE_TOP - 0.1
-
-
 def test_a_failed_machine_is_drawn_in_the_down_colour(
     scenario: Callable[[str], Scenario],
 ) -> None:
@@ -75,12 +68,12 @@ def test_a_failed_machine_is_drawn_in_the_down_colour(
     down_scene, down, down_frame = line_at(model, 900.0, fail="CUT.1")
     up_scene, up, up_frame = line_at(model, 900.0)
     assert down_frame.states["CUT.1"] == "down" and up_frame.states["CUT.1"] == "busy"
-    pixel = down_scene.project(top_of(model, "CUT.1"))
-    assert pixel == up_scene.project(top_of(model, "CUT.1"))
+    pixel = down_scene.project(front_of(layout(model), "CUT.1"))
+    assert pixel == up_scene.project(front_of(layout(model), "CUT.1"))
     assert share_near(down, pixel, "down") > 0.8
     assert share_near(up, pixel, "down") == 0.0
     assert share_near(up, pixel, "busy") > 0.8
-    other = down_scene.project(top_of(model, "CUT.0"))
+    other = down_scene.project(front_of(layout(model), "CUT.0"))
     assert share_near(down, other, down_frame.states["CUT.0"]) > 0.8
     for scene in (down_scene, up_scene):
         scene.close()

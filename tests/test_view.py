@@ -9,7 +9,7 @@ from pathlib import Path
 import imageio.v2 as imageio
 import pytest
 from live import DEADLINE, LOOPBACK, Served
-from pixels import share_near
+from pixels import front_of, share_near
 from typer.testing import CliRunner
 
 from bridges.client import TwinClient
@@ -18,7 +18,6 @@ from scenarios.layout import layout
 from scenarios.schema import Scenario
 from twin.cli import app
 from viz.live import follow, mirrored_layout
-from viz.play import MACHINE_TOP
 from viz.scene import Scene
 
 pytestmark = pytest.mark.usefixtures("rendering")
@@ -49,9 +48,7 @@ def test_the_view_draws_each_state_it_receives(scenario: Callable[[str], Scenari
     scene = Scene(floor, model.name)
     pixels = {}
     for scope in MACHINES:
-        station, index = scope.split(".")
-        x, y = floor.place(station).machines[int(index)]
-        pixels[scope] = scene.project((x + 0.5, y, MACHINE_TOP - 0.1))
+        pixels[scope] = scene.project(front_of(floor, scope))
     with TwinClient(served.pub, served.ctl) as client:
         client.sync()
         reply = client.command("fail", "CUT.1", repair="10min")
@@ -94,7 +91,7 @@ def test_twin_view_writes_pictures_until_the_run_ends(
     stops at the server's death message."""
     monkeypatch.delenv("DISPLAY", raising=False)
     path = scenario_file(LINE)
-    served = Served(scenario(LINE), Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=900.0))
+    served = Served(scenario(LINE), Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=300.0))
     target = tmp_path / out
     result = CliRunner().invoke(
         app,
