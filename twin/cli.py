@@ -1152,12 +1152,19 @@ def view_command(
         _rendering()
     written = 0
     waiting = min(10.0, max(patience, 0.5))  # for the server's first message and snapshot
-    with TwinClient(connect, ctl, timeout=waiting) as client, _following(), ExitStack() as stack:
+    with ExitStack() as stack:
+        # With the scenario at hand the scene is built before connecting: a server that
+        # waits for its viewer starts its clock at once.
+        scene = None if model is None else Scene(layout(model), model.name, window=window)
+        if scene is not None:
+            stack.callback(scene.close)
+        client = stack.enter_context(TwinClient(connect, ctl, timeout=waiting))
+        stack.enter_context(_following())
         client.sync()
-        floor = layout(model) if model is not None else mirrored_layout(client.mirror.levels)
-        name = model.name if model is not None else str((client.birth or {}).get("scenario", ""))
-        scene = Scene(floor, name, window=window)
-        stack.callback(scene.close)
+        if scene is None:
+            name = str((client.birth or {}).get("scenario", ""))
+            scene = Scene(mirrored_layout(client.mirror.levels), name, window=window)
+            stack.callback(scene.close)
         writer = stack.enter_context(MovieWriter(out_path, fps)) if movie and out_path else None
         if window:
             scene.plotter.show(interactive_update=True, auto_close=False)
