@@ -79,16 +79,18 @@ def test_without_the_scenario_the_view_lays_out_what_it_receives() -> None:
     assert floor.places[0].x < floor.places[1].x
 
 
-@pytest.mark.parametrize("out", ["frames", "live.gif"])
+@pytest.mark.parametrize(("out", "named"), [("frames", True), ("live.gif", False)])
 def test_twin_view_writes_pictures_until_the_run_ends(
     scenario: Callable[[str], Scenario],
     scenario_file: Callable[[str], Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     out: str,
+    named: bool,
 ) -> None:
-    """With no display, `twin view --out` writes PNG frames (a folder) or a movie, and
-    stops at the server's death message."""
+    """With no display, `twin view --out` writes PNG frames (a folder) or a movie, with
+    the scenario's floor plan or the one its stream implies, and stops at the server's
+    death message."""
     monkeypatch.delenv("DISPLAY", raising=False)
     path = scenario_file(LINE)
     served = Served(scenario(LINE), Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=300.0))
@@ -101,14 +103,13 @@ def test_twin_view_writes_pictures_until_the_run_ends(
             served.pub,
             "--control",
             served.ctl,
-            "--scenario",
-            str(path),
             "--out",
             str(target),
             "--fps",
             "4",
             "--until",
             f"{DEADLINE:g}s",
+            *(["--scenario", str(path)] if named else []),
         ],
     )
     served.join()
