@@ -174,6 +174,7 @@ def test_the_counts_go_up_with_the_clock(scenario: Callable[[str], Scenario]) ->
         (["--out", "x.mp4", "--trace", "none.parquet"], "option --trace: none.parquet: no such"),
         (["--out", "x.mp4", "--trace", "t.parquet", "--compare", "faster"], "give one or the"),
         (["--out", "x.mp4", "--compare", "slower"], "slower"),
+        (["--out", "x.mp4", "--compare", "faster", "--plan", "faster"], "--plan and --compare"),
     ],
 )
 def test_twin_animate_refuses_bad_options(

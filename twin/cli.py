@@ -1085,6 +1085,8 @@ def animate_command(
         times = moments(first, last, fps, pace)
         if trace is not None and compare is not None:
             raise UsageError("options --trace and --compare: give one or the other")
+        if plan is not None and compare is not None:
+            raise UsageError("options --plan and --compare: give one or the other")
         check_movie_path("--out", out_path)
         _writable("--out", out_path)
         lines: list[Any] = []
