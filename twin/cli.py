@@ -1127,10 +1127,11 @@ def view_command(
         typer.Option("--out", help="Write a movie (.mp4, .gif) or a folder of PNG frames."),
     ] = None,
     fps: Annotated[float, typer.Option(help="Pictures per wall second.")] = 2.0,
+    key: Key = None,
+    server_key: ServerKey = None,
 ) -> None:
     """A live 3D view of a served line (joins late from a snapshot). With no display, or
     with --out, it writes the pictures instead of showing them."""
-    from bridges.client import TwinClient
     from scenarios.layout import layout
     from viz.live import follow, mirrored_layout
     from viz.movie import FORMATS, MovieWriter, write_png
@@ -1138,7 +1139,6 @@ def view_command(
 
     try:
         patience = checks.duration("--until", until) or 0.0
-        ctl = control or _next_port(connect)
         if not 0 < fps <= 30:
             raise UsageError(f"option --fps: between 0 and 30 pictures per second, got {fps:g}")
         model = None if scenario is None else _load(scenario, None, None, None, None)
@@ -1160,7 +1160,11 @@ def view_command(
         scene = None if model is None else Scene(layout(model), model.name, window=window)
         if scene is not None:
             stack.callback(scene.close)
-        client = stack.enter_context(TwinClient(connect, ctl, timeout=waiting))
+        try:
+            client = stack.enter_context(_client(connect, control, key, server_key))
+        except TwinError as exc:
+            _user_error(exc)
+        client.timeout = waiting
         stack.enter_context(_following())
         client.sync()
         if scene is None:
