@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,6 +64,31 @@ def test_the_view_draws_each_state_it_receives(scenario: Callable[[str], Scenari
             assert share_near(image, pixels[scope], frame.states[scope]) > 0.8, (frame.time, scope)
     assert any(frame.states["CUT.1"] == "down" for frame, _ in shots)
     assert shots[-1][0].states == final
+
+
+def test_a_view_that_joins_late_counts_the_parts_from_the_start(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """Joining 10 simulated minutes in, the view's good and scrapped parts at the end are
+    the run's, those that left before it joined included (from the kpi/ samples)."""
+    model = scenario(LINE.replace("process_time: 20s", "process_time: 20s\n    scrap_rate: 0.2"))
+    served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=600.0))
+    scene = Scene(layout(model), model.name)
+    with TwinClient(served.pub, served.ctl) as starter:
+        starter.sync()  # the server's clock starts with its first subscriber
+        end = time.monotonic() + DEADLINE
+        while starter.clock < 600.0 and time.monotonic() < end:
+            starter.poll(0.05)
+        with TwinClient(served.pub, served.ctl) as late:
+            late.sync()
+            joined = late.mirror.time
+            shots = list(follow(late, scene, until=DEADLINE, fps=4))
+    scene.close()
+    parts = served.join()["line"]["parts"]
+    assert joined >= 600.0 and late.ended
+    last = shots[-1][0]
+    assert (last.good, last.scrapped) == (parts["finished"], parts["scrapped"])
+    assert parts["finished"] > 20 and parts["scrapped"] > 2
 
 
 def test_without_the_scenario_the_view_lays_out_what_it_receives() -> None:

@@ -1,10 +1,11 @@
 """A live 3D view of a served line, fed by a client of the live bridge.
 
 :func:`follow` takes a synced client (``bridges.client.TwinClient``, or anything with its
-``mirror``, ``listeners``, ``poll``, ``clock`` and ``ended``), starts a playback from the
-client's mirror, listens to every later change and makes a picture ``fps`` times per wall
-second, until the server's death message or ``until`` wall seconds. The caller shows the
-pictures in a window or writes them to files.
+``mirror``, ``listeners``, ``poll``, ``clock``, ``ended``, ``resyncs`` and ``kpis``), starts a
+playback from the client's mirror, listens to every later change and makes a picture
+``fps`` times per wall second, until the server's death message or ``until`` wall seconds.
+The parts that left before the view joined come from the server's ``kpi/`` samples. The
+caller shows the pictures in a window or writes them to files.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from scenarios.layout import Layout, chain
-from twin.changes import Change
+from twin.changes import DEPARTURES, Change
 from viz.play import Frame, Playback
 from viz.scene import Scene
 
@@ -29,8 +30,43 @@ class Client(Protocol):
     listeners: list[Callable[[Change], None]]
     clock: float
     ended: bool
+    resyncs: int
+    kpis: dict[str, Any] | None
 
     def poll(self, timeout: float = 0.0) -> int: ...
+
+
+class _Before:
+    """The parts that left the line before the view joined, from the server's first kpi/
+    sample taken after the snapshot (its counts run from time 0): the sample's count less
+    the departures the view itself saw up to the sample's time."""
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.seen: list[tuple[float, str]] = []
+        self.known = False
+
+    def __call__(self, change: Change) -> None:
+        if not self.known and change.kind in DEPARTURES:
+            self.seen.append((change.time, change.kind))
+
+    def learn(self, sample: dict[str, Any] | None, play: Playback) -> None:
+        if self.known or not sample:
+            return
+        t, good, scrapped = sample.get("t"), sample.get("good"), sample.get("scrapped")
+        if not (
+            isinstance(t, int | float)
+            and isinstance(good, int | float)
+            and isinstance(scrapped, int | float)
+        ):
+            return
+        if t < self.since:
+            return  # sent before the snapshot: it misses what left in between
+        saw = [kind for time, kind in self.seen if time <= t]
+        play.good += int(good) - saw.count("finish")
+        play.scrapped += int(scrapped) - saw.count("scrap")
+        self.known = True
+        self.seen.clear()
 
 
 def mirrored_layout(levels: dict[tuple[str, str], Any]) -> Layout:
@@ -57,7 +93,10 @@ def follow(
     mirror = client.mirror
     play.sync(mirror.levels, mirror.parts)
     play.time = mirror.time
-    client.listeners.append(play.change)
+    before = _Before(mirror.time)
+    resyncs = client.resyncs
+    listeners: list[Callable[[Change], None]] = [play.change, before]
+    client.listeners.extend(listeners)
     interval = 1.0 / fps
     start = time.monotonic()
     deadline = start + until
@@ -66,6 +105,10 @@ def follow(
     try:
         while True:
             client.poll(max(0.0, min(due, deadline) - time.monotonic()))
+            if client.resyncs != resyncs:  # messages were missed: the mirror is whole again
+                resyncs = client.resyncs
+                play.sync(client.mirror.levels, client.mirror.parts)
+            before.learn(client.kpis, play)
             now = time.monotonic()
             if now >= due or client.ended or now >= deadline:
                 # Parts move over two frames' worth of the simulated time that passes.
@@ -78,4 +121,5 @@ def follow(
             if client.ended or now >= deadline:
                 return
     finally:
-        client.listeners.remove(play.change)
+        for listener in listeners:
+            client.listeners.remove(listener)

@@ -65,12 +65,17 @@ class Playback:
         self._entry = (xmin - ENTRY_GAP, 0.0, 0.3)
 
     def sync(self, levels: Mapping[tuple[str, str], Value], parts: Mapping[int, object]) -> None:
-        """Start from a mirror's state (a late joiner's snapshot) instead of from empty."""
+        """Take a mirror's state: a late joiner's snapshot, or a resync after missed
+        messages. A part still where it was keeps moving as it did; the counts stay."""
         for (scope, kind), value in levels.items():
             self._level(scope, kind, value)
+        known, self._parts = self._parts, {}
         for part, where in parts.items():
             scope = str(where[0]) if isinstance(where, tuple) else str(where)
-            self._parts[part] = _Whereabouts(scope, -1e300, self._anchor(scope))
+            old = known.get(part)
+            if old is None or old.scope != scope:
+                old = _Whereabouts(scope, -1e300, self._anchor(scope))
+            self._parts[part] = old
 
     def apply(self, changes: Iterable[Change]) -> None:
         for change in changes:
