@@ -207,6 +207,20 @@ class Retrofit(_Model):
     changes: Annotated[dict[str, Any], Field(min_length=1)]
 
 
+# Where a station may stand on the floor plan: within a kilometre of the origin.
+FLOOR = 1000.0
+Metres = Annotated[Real, Field(ge=-FLOOR, le=FLOOR)]
+
+
+class Placement(_Model):
+    """Where a station stands on the floor plan (metres) and which way it faces (degrees,
+    counter-clockwise; 0 means parts flow along +x, left to right)."""
+
+    x: Metres
+    y: Metres
+    rotation: Annotated[Real, Field(ge=-360, le=360)] = 0.0
+
+
 def _default_products(data: Any) -> Any:
     """Without ``products``, one product 'part' visits every station in the listed order."""
     if isinstance(data, dict) and "products" not in data and isinstance(data.get("stations"), list):
@@ -232,6 +246,9 @@ class Scenario(_Model):
     economics: Economics = Economics()
     # Checking a catalog applies every retrofit once, and `compare` tries their combinations.
     retrofits: Annotated[list[Retrofit], Field(max_length=MAX_RETROFITS)] = []
+    # The floor plan of the 3D views; a station left out takes its place in the automatic
+    # layout (scenarios/layout.py). It changes no figure.
+    layout: dict[Identifier, Placement] | None = None
 
     _defaults = model_validator(mode="before")(_default_products)
 
@@ -308,6 +325,12 @@ class Scenario(_Model):
                         f"orders name unknown product {lot.product!r}; products are: "
                         f"{', '.join(products)}",
                     )
+        for sid in self.layout or {}:
+            if sid not in stations:
+                raise FieldError(
+                    ("layout", sid),
+                    f"layout places unknown station {sid!r}; stations are: {', '.join(stations)}",
+                )
         if self.arrivals is not None:
             named = [("product", self.arrivals.product)] if self.arrivals.product else []
             named += [(f"mix.{p}", p) for p in self.arrivals.mix or {}]

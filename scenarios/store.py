@@ -25,7 +25,7 @@ from twin.errors import UsageError
 from twin.files import atomic_open, write_atomic
 
 # Fields that do not change a replication's results.
-_NOT_MODEL = ("name", "description", "replications", "retrofits", "economics")
+_NOT_MODEL = ("name", "description", "replications", "retrofits", "economics", "layout")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS replications (

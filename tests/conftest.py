@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,3 +28,17 @@ def scenario_file(tmp_path: Path) -> Callable[[str], Path]:
 def scenario() -> Callable[[str], Scenario]:
     """Parse and validate YAML text as a scenario."""
     return lambda text: loads(text, "test.yaml")
+
+
+@pytest.fixture(scope="session")
+def rendering() -> None:
+    """Skip, saying why, where no offscreen OpenGL works (probed in a child process)."""
+    from viz.offscreen import RenderingUnavailable, check
+
+    # One rendering thread per test process: the suite runs a process per core already.
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+
+    try:
+        check()
+    except RenderingUnavailable as exc:
+        pytest.skip(str(exc))

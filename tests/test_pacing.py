@@ -75,6 +75,25 @@ def test_scaled_real_time_takes_horizon_over_speed(scenario: Callable[[str], Sce
     assert kpis() == run_replication(scenario(LINE), 0)
 
 
+def test_real_time_starts_when_the_run_does(scenario: Callable[[str], Scenario]) -> None:
+    """Wall time spent between making the pacer and running it (a server waiting for its
+    subscribers) is not simulated in a rush: the hour still takes a minute from then on."""
+    pacer, wall, _ = paced(scenario, speed=60.0)
+    wall.now = 100.0
+    first: list[tuple[float, float]] = []
+    poll = pacer.poll
+
+    def note(timeout: float) -> None:
+        if not first:
+            first.append((pacer.env.now, wall.now))
+        poll(timeout)
+
+    pacer.poll = note
+    pacer.run()
+    assert first[0][0] < 60.0  # it waited for the first minute's events, not ran through them
+    assert wall.now == pytest.approx(160.0, abs=0.06)
+
+
 def test_a_run_that_cannot_keep_up_reports_its_lag(scenario: Callable[[str], Scenario]) -> None:
     """When every event is already late, the pacer runs them at once and says how late."""
     pacer, _, kpis = paced(scenario, speed=1000.0)

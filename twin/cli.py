@@ -967,6 +967,227 @@ def _dashboard(client: Any, events: list[str]) -> Any:
     return Group(machines, buffers, summary, recent)
 
 
+# -- pictures and movies (docs/visual.md) ---------------------------------------------------
+
+Plan = Annotated[
+    str | None, typer.Option("--plan", help="Show the line with these retrofits (a plan).")
+]
+
+
+def _planned(model: Scenario, plan: str | None) -> Scenario:
+    from scenarios.overrides import override
+    from scenarios.retrofits import apply, parse_plan
+
+    if plan is None:
+        return model
+    chosen = parse_plan(model, plan)
+    return override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
+
+
+def _moment(option: str, value: str, model: Scenario) -> float:
+    """A simulated time within the run's horizon."""
+    seconds = checks.duration(option, value) or 0.0
+    if seconds > model.horizon:
+        raise UsageError(
+            f"option {option}: {value} is after the end of the run "
+            f"({format_duration(model.horizon)}); give a longer --horizon"
+        )
+    return seconds
+
+
+def _rendering() -> None:
+    """Exit 1 with the reason when nothing can render offscreen here."""
+    from viz.offscreen import RenderingUnavailable, check
+
+    try:
+        check()
+    except RenderingUnavailable as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+@app.command("render")
+def render_command(
+    scenario: ScenarioArg,
+    at: Annotated[str, typer.Option("--at", help="The simulated moment to show, e.g. 2h.")],
+    out_path: Annotated[Path, typer.Option("--out", help="The picture to write (.png).")],
+    plan: Plan = None,
+    seed: Seed = None,
+    horizon: Horizon = None,
+) -> None:
+    """Draw the line in 3D at one moment of replication 0 (a PNG picture)."""
+    from scenarios.layout import layout
+    from scenarios.playback import Simulation
+    from viz.movie import write_png
+    from viz.play import Playback
+    from viz.scene import Scene
+
+    try:
+        model = _planned(_load(scenario, None, seed, horizon, None), plan)
+        moment = _moment("--at", at, model)
+        if out_path.suffix.lower() != ".png":
+            raise UsageError(f"option --out: {out_path.name}: a picture is .png")
+        _writable("--out", out_path)
+    except TwinError as exc:
+        _user_error(exc)
+    _rendering()
+    floor = layout(model)
+    play = Playback(floor)
+    play.apply(Simulation(model).advance(moment))
+    scene = Scene(floor, model.name)
+    image = scene.image(play.frame(moment))
+    scene.close()
+    write_png(out_path, image)
+    err.print(f"wrote {out_path} (t = {format_duration(moment)})", highlight=False, markup=False)
+
+
+@app.command("animate")
+def animate_command(
+    scenario: ScenarioArg,
+    out_path: Annotated[Path, typer.Option("--out", help="The movie to write (.mp4 or .gif).")],
+    start: Annotated[str, typer.Option("--from", help="Simulated time of the first frame.")] = "0",
+    end: Annotated[
+        str | None, typer.Option("--to", help="Simulated time of the end (default: the horizon).")
+    ] = None,
+    fps: Annotated[float, typer.Option(help="Frames per movie second.")] = 10.0,
+    speed: Annotated[
+        float | None,
+        typer.Option(help="Simulated seconds per movie second (default: a 20-second movie)."),
+    ] = None,
+    trace: Annotated[
+        Path | None, typer.Option(help="Replay this Parquet trace of `twin run --trace`.")
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="Show this plan beside the baseline, e.g. platform+smed."),
+    ] = None,
+    plan: Plan = None,
+    seed: Seed = None,
+    horizon: Horizon = None,
+) -> None:
+    """A movie of replication 0, replayed from its changes; with --compare, the baseline and
+    a plan side by side on the same random numbers."""
+    from scenarios.layout import layout
+    from scenarios.playback import Simulation
+    from viz.movie import MovieWriter, TraceSource, check_movie_path, frames, moments, transit
+
+    try:
+        model = _planned(_load(scenario, None, seed, horizon, None), plan)
+        first = _moment("--from", start, model)
+        last = model.horizon if end is None else _moment("--to", end, model)
+        if last <= first:
+            raise UsageError(f"options --from and --to: {end} is not after {start}")
+        if not 0 < fps <= 60:
+            raise UsageError(f"option --fps: between 0 and 60 frames per second, got {fps:g}")
+        if speed is not None and not 0 < speed < float("inf"):
+            raise UsageError(f"option --speed: must be a positive number, got {speed:g}")
+        pace = speed if speed is not None else (last - first) / 20.0
+        times = moments(first, last, fps, pace)
+        if trace is not None and compare is not None:
+            raise UsageError("options --trace and --compare: give one or the other")
+        if plan is not None and compare is not None:
+            raise UsageError("options --plan and --compare: give one or the other")
+        check_movie_path("--out", out_path)
+        _writable("--out", out_path)
+        lines: list[Any] = []
+        if trace is not None:
+            lines.append((TraceSource(trace), layout(model), model.name))
+        else:
+            lines.append((Simulation(model), layout(model), "baseline" if compare else model.name))
+        if compare is not None:
+            other = _planned(model, compare)
+            lines.append((Simulation(other), layout(other), compare))
+    except TwinError as exc:
+        _user_error(exc)
+    _rendering()
+    with MovieWriter(out_path, fps) as movie, _progress() as progress:
+        task = progress.add_task("frames", total=len(times))
+        for image in frames(lines, times, transit(fps, pace)):
+            movie.append(image)
+            progress.advance(task)
+    err.print(
+        f"wrote {out_path}: {movie.count} frames, {movie.count / fps:.1f} s "
+        f"({format_duration(first)} to {format_duration(last)} at {pace:g}x)",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("view")
+def view_command(
+    connect: Connect = "tcp://127.0.0.1:5556",
+    control: Control = None,
+    until: Until = "1d",
+    scenario: Annotated[
+        str | None,
+        typer.Option("--scenario", help="The served scenario, for its floor plan (layout:)."),
+    ] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write a movie (.mp4, .gif) or a folder of PNG frames."),
+    ] = None,
+    fps: Annotated[float, typer.Option(help="Pictures per wall second.")] = 2.0,
+    key: Key = None,
+    server_key: ServerKey = None,
+) -> None:
+    """A live 3D view of a served line (joins late from a snapshot). With no display, or
+    with --out, it writes the pictures instead of showing them."""
+    from scenarios.layout import layout
+    from viz.live import follow, mirrored_layout
+    from viz.movie import FORMATS, MovieWriter, write_png
+    from viz.scene import Scene
+
+    try:
+        patience = checks.duration("--until", until) or 0.0
+        if not 0 < fps <= 30:
+            raise UsageError(f"option --fps: between 0 and 30 pictures per second, got {fps:g}")
+        model = None if scenario is None else _load(scenario, None, None, None, None)
+        window = out_path is None and bool(os.environ.get("DISPLAY"))
+        if out_path is None and not window:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            out_path = Path("runs") / f"view-{stamp}"
+        movie = out_path is not None and out_path.suffix.lower() in FORMATS
+        _writable("--out", out_path, folder=not movie)
+    except TwinError as exc:
+        _user_error(exc)
+    if not window:
+        _rendering()
+    written = 0
+    waiting = min(10.0, max(patience, 0.5))  # for the server's first message and snapshot
+    with ExitStack() as stack:
+        # With the scenario at hand the scene is built before connecting: a server that
+        # waits for its viewer starts its clock at once.
+        scene = None if model is None else Scene(layout(model), model.name, window=window)
+        if scene is not None:
+            stack.callback(scene.close)
+        try:
+            client = stack.enter_context(_client(connect, control, key, server_key))
+        except TwinError as exc:
+            _user_error(exc)
+        client.timeout = waiting
+        stack.enter_context(_following())
+        client.sync()
+        if scene is None:
+            name = str((client.birth or {}).get("scenario", ""))
+            scene = Scene(mirrored_layout(client.mirror.levels), name, window=window)
+            stack.callback(scene.close)
+        writer = stack.enter_context(MovieWriter(out_path, fps)) if movie and out_path else None
+        if window:
+            scene.plotter.show(interactive_update=True, auto_close=False)
+        elif not movie and out_path is not None:
+            out_path.mkdir(parents=True, exist_ok=True)
+        for _, image in follow(client, scene, until=patience, fps=fps):
+            if window:
+                scene.plotter.update()
+            elif writer is not None:
+                writer.append(image)
+            elif out_path is not None:
+                write_png(out_path / f"frame-{written:05d}.png", image)
+            written += 1
+    if not window:
+        err.print(f"wrote {written} pictures to {out_path}", highlight=False, markup=False)
+
+
 @app.command("schema")
 def schema_command(
     out_path: Annotated[

@@ -1,4 +1,4 @@
-"""One colour per machine state, the same in every view (terminal now; charts and 3D later).
+"""One colour per machine state, the same in every view: the terminal, charts and 3D.
 
 Busy is green (producing), starved amber (waiting for parts), blocked purple (waiting for
 room downstream), down red (broken), setup blue (changing over), and the decided stops,
@@ -18,7 +18,23 @@ STATE_COLOURS: dict[str, str] = {
 }
 UNKNOWN = "#bbbbbb"
 
+# The taxonomy a legend shows: the planned stops (held, maintenance) share one entry.
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("busy", STATE_COLOURS["busy"]),
+    ("starved", STATE_COLOURS["starved"]),
+    ("blocked", STATE_COLOURS["blocked"]),
+    ("down", STATE_COLOURS["down"]),
+    ("setup", STATE_COLOURS["setup"]),
+    ("held / planned stop", STATE_COLOURS["held"]),
+)
+
 
 def colour(state: object) -> str:
     """The colour of a state (a neutral grey for one this version does not know)."""
     return STATE_COLOURS.get(str(state), UNKNOWN)
+
+
+def rgb(state: object) -> tuple[int, int, int]:
+    """The colour of a state as 0-255 red, green and blue."""
+    code = colour(state).lstrip("#")
+    return int(code[0:2], 16), int(code[2:4], 16), int(code[4:6], 16)

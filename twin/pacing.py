@@ -114,6 +114,9 @@ class Pacer:
         """
         env = self.env
         count = 0
+        # Real time starts now, not when the pacer was made: a server that held the clock
+        # at 0 until its subscribers came must not then rush through the time it waited.
+        self._reanchor()
         while not self.stopped and env.now < self.horizon:
             if self.paused:
                 if self._steps:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from twin.colours import colour
 from twin.tables import print_table
 
 STATE_COLUMNS = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance")
@@ -73,7 +74,7 @@ def station_table(doc: Mapping[str, Any]) -> Table:
     )
     table.add_column("station")
     for name in STATE_COLUMNS:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", header_style=f"bold {colour(name)}")
     for name in ("A", "E", "Q"):
         table.add_column(name, justify="right")
     table.add_column("OEE", justify="right")
