@@ -34,6 +34,7 @@ from bridges.wire import (
 from scenarios.builder import build
 from scenarios.commands import Door, Role, command_schema
 from scenarios.experiment import collect, sample
+from scenarios.layout import layout
 from scenarios.overrides import override
 from scenarios.schema import Scenario
 from twin.changes import Change, Changes
@@ -53,6 +54,25 @@ def _auto_sampling(horizon: float, speed: float | None) -> float:
     if speed is not None:
         return 60.0
     return max(60.0, horizon / 200.0) if math.isfinite(horizon) else 60.0
+
+
+def floor_plan(scenario: Scenario) -> dict[str, Any]:
+    """Where everything stands on the floor (metres, degrees): the scenario's ``layout``,
+    completed by the automatic one (scenarios/layout.py)."""
+    plan = layout(scenario)
+    return {
+        "source": "scenario" if scenario.layout else "automatic",
+        "stations": {
+            p.id: {
+                "x": p.x,
+                "y": p.y,
+                "rotation": p.rotation,
+                "machines": [list(m) for m in p.machines],
+                "rack": list(p.rack) if p.rack is not None else None,
+            }
+            for p in plan.places
+        },
+    }
 
 
 @dataclass
@@ -163,6 +183,7 @@ class Server:
             sample=self._kpi,
         )
         self.door = Door(self.line, clock=self, counter=lambda: self.pacer.events)
+        self._layout = floor_plan(scenario)
         self._reset_to: int | None = None
         for agent in self.agents.values():
             agent.ready = 0.0  # a new epoch's clock starts again at 0
@@ -370,6 +391,7 @@ class Server:
             "horizon": self.model.horizon,
             "seed": self.model.seed,
             "entities": entities,
+            "layout": self._layout,
             "commands": command_schema(),
             # The current values of everything (as Sparkplug's birth certificates carry
             # them), and the last seq of each channel they stand for.

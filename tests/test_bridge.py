@@ -112,6 +112,9 @@ def test_a_subscriber_gets_the_whole_run_in_order(scenario: Callable[[str], Scen
         "M2.0",
     }
     assert "maintain" in json.dumps(birth["commands"])
+    plan = birth["layout"]["stations"]
+    assert birth["layout"]["source"] == "automatic" and set(plan) == {"M1", "M2"}
+    assert len(plan["M1"]["machines"]) == 2 and plan["M1"]["x"] < plan["M2"]["x"]
     last: dict[str, int] = {}
     streamed: list[Change] = []
     for topic, head, body in messages:
