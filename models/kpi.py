@@ -31,7 +31,7 @@ from models.station import ACTIVE, STATES, Station
 
 # Bumped whenever the figures of a replication change (names, definitions): stored
 # replications of another version are run again rather than mixed with new ones.
-KPI_VERSION = 3
+KPI_VERSION = 4
 
 # States that are planned stops (held by a decision, planned maintenance; later off shift,
 # breaks): their time leaves PBT.
@@ -78,8 +78,9 @@ def iso22400(station: Station, t: Mapping[str, float], down: float) -> dict[str,
         "mtbf_s": _ratio(t["aupt"], failures),
         "mttr_s": _ratio(down, failures),
         "scrap_ratio": _ratio(produced - good, produced),
-        # No part is reworked yet, so every good part passed the first time.
-        "first_pass_yield": _ratio(good, produced),
+        # Good at the first pass: never sent back for rework (here or anywhere before).
+        "first_pass_yield": _ratio(station.first_pass, produced),
+        "rework_ratio": _ratio(station.reworked, produced),
     }
 
 

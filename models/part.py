@@ -11,7 +11,17 @@ if TYPE_CHECKING:
 class Part:
     """One unit of a product on its route; ``token`` is its place at the current station."""
 
-    __slots__ = ("arrived", "created", "id", "product", "route", "step", "token", "where")
+    __slots__ = (
+        "arrived",
+        "created",
+        "id",
+        "product",
+        "reworks",
+        "route",
+        "step",
+        "token",
+        "where",
+    )
 
     def __init__(self, pid: int, product: str, route: tuple[Station, ...], created: float) -> None:
         self.id = pid
@@ -22,6 +32,7 @@ class Part:
         self.arrived = created
         self.token: Any = None
         self.where = "line"  # scope of where it is: the line (entering), a station, a machine
+        self.reworks = 0  # times it was sent back for rework
 
     @property
     def next_station(self) -> Station | None:

@@ -59,6 +59,24 @@ class Preventive:
 
 
 @dataclass(frozen=True)
+class Rework:
+    """A part found defective here (with its product's ``rate``) goes back to station
+    ``to`` and repeats its route from there; after ``limit`` reworks it is scrapped."""
+
+    rate: Mapping[str, float]
+    to: str
+    draw: Draw
+    limit: int | None = None
+
+    def back(self, part: Part) -> int:
+        """The step of ``part``'s route it goes back to: the last visit of ``to`` so far."""
+        for step in range(part.step, -1, -1):
+            if part.route[step].id == self.to:
+                return step
+        raise ValueError(f"{self.to} is not on the route of {part!r} before {part.step}")
+
+
+@dataclass(frozen=True)
 class Setup:
     """A changeover before a part: on a product change, or before every part. Its time is
     one draw for any change, or a draw per (from, to) pair: a pair without one needs none."""
@@ -92,6 +110,7 @@ class Station:
         setup: Setup | None = None,
         failures: Failures | None = None,
         preventive: Preventive | None = None,
+        rework: Rework | None = None,
     ) -> None:
         env = line.env
         self.line = line
@@ -118,6 +137,9 @@ class Station:
         # change records name every machine by its index: TURN.0, TURN.1, ...
         names = [sid] if servers == 1 else [f"{sid}.{i}" for i in range(servers)]
         self.preventive = preventive
+        self.rework = rework
+        self.reworked = 0  # parts sent back for rework after the warm-up
+        self.first_pass = 0  # good parts after the warm-up that were never reworked
         self.machines = [Machine(self, name, i, failures) for i, name in enumerate(names)]
         if line.changes.live:
             line.changes(env.now, self.buffer_scope, "level", -1, 0)
@@ -463,8 +485,17 @@ class Machine:
                 st.release(part)
                 line.scrap(part, self.scope)
                 continue
-            if env.now >= warmup:
+            rework = st.rework
+            if rework is not None and rework.draw() < rework.rate.get(part.product, 0.0):
+                if rework.limit is not None and part.reworks >= rework.limit:
+                    st.release(part)  # reworked as often as allowed: scrapped
+                    line.scrap(part, self.scope)
+                    continue
+                if self._send_back(part, rework):
+                    continue
+            elif env.now >= warmup:
                 st.good += 1
+                st.first_pass += part.reworks == 0
             nxt = part.next_station
             if nxt is None:
                 st.release(part)
@@ -483,6 +514,24 @@ class Machine:
             st.release(part)
             part.token = token
             nxt.receive(part)
+
+    def _send_back(self, part: Part, rework: Rework) -> bool:
+        """Send a defective part back along its route; True when it stays at this station
+        (reworked here: back in the queue, on the place it holds)."""
+        st = self.station
+        env = self.env
+        part.reworks += 1
+        if env.now >= st.line.warmup:
+            st.reworked += 1
+        back = rework.back(part)
+        part.step = back - 1  # its next station is the one it goes back to
+        changes = st.line.changes
+        if changes.live:
+            changes(env.now, self.scope, "rework", part.id, rework.to)
+        if part.route[back] is st:
+            st.receive(part)
+            return True
+        return False
 
     def _stopped(self) -> Generator[Any, Any, None]:
         """With no part in hand: maintenance when ordered, then held while the station is."""

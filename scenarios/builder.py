@@ -7,7 +7,7 @@ from collections.abc import Callable
 import simpy
 
 from models.line import Arrivals, Feeder, Line
-from models.station import Failures, Preventive, Setup, Station
+from models.station import Failures, Preventive, Rework, Setup, Station
 from scenarios import schema
 from twin.changes import Changes
 from twin.distributions import Distribution
@@ -84,6 +84,11 @@ def _station(
         m = spec.maintenance
         duration = streams.sampler(m.duration, spec.id, "maintenance")
         preventive = Preventive(m.every, duration, m.basis)
+    rework = None
+    if spec.rework is not None:
+        r = spec.rework
+        rates = {pid: r.rate_of(pid) for pid in visitors}
+        rework = Rework(rates, r.to, streams.uniforms(spec.id, "rework"), r.max)
     scrap = {pid: spec.scrap_of(pid) for pid in visitors}
     buffer = spec.input_buffer
     if entry and buffer is None:
@@ -100,6 +105,7 @@ def _station(
         setup=setup,
         failures=failures,
         preventive=preventive,
+        rework=rework,
     )
 
 

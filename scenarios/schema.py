@@ -157,6 +157,23 @@ class Maintenance(_Model):
     duration: Lasting
 
 
+class Rework(_Model):
+    """Defective parts sent back to station ``to`` (this one or an earlier one on the route)
+    to repeat their route from there; scrapped after ``max`` reworks (none: no limit)."""
+
+    rate: Annotated[
+        Annotated[Probability, Tag("single")]
+        | Annotated[dict[Identifier, Probability], Tag("per_product")],
+        Discriminator(_per_product_or_single),
+    ]
+    to: Identifier
+    max: Annotated[Count, Field(ge=0, le=1000)] | None = None
+
+    def rate_of(self, product: str) -> float:
+        rate = self.rate
+        return rate.get(product, 0.0) if isinstance(rate, dict) else rate
+
+
 class Station(_Model):
     """A station: ``servers`` identical machines behind an input buffer."""
 
@@ -169,6 +186,7 @@ class Station(_Model):
     setup: Setup | None = None
     failures: Failures | None = None
     maintenance: Maintenance | None = None
+    rework: Rework | None = None
     scrap_rate: Annotated[
         Annotated[Probability, Tag("single")]
         | Annotated[dict[Identifier, Probability], Tag("per_product")],
@@ -315,6 +333,8 @@ class Scenario(_Model):
                     )
         for k, st in enumerate(self.stations):
             self._check_tables(k, st, products)
+            if st.rework is not None:
+                self._check_rework(k, st)
         if self.orders is not None:
             if self.arrivals is not None:
                 raise FieldError(("orders",), "give either 'arrivals' or 'orders', not both")
@@ -342,6 +362,29 @@ class Scenario(_Model):
                         f"{', '.join(products)}",
                     )
         return self
+
+    def _check_rework(self, k: int, station: Station) -> None:
+        """Rework goes back to a station that every product visiting this one has visited."""
+        assert station.rework is not None
+        to = station.rework.to
+        for product in self.products:
+            route = product.route
+            if station.id in route and to not in route[: route.index(station.id) + 1]:
+                raise FieldError(
+                    ("stations", k, "rework", "to"),
+                    f"rework at {station.id!r} sends {product.id!r} back to {to!r}, which its "
+                    f"route ({' -> '.join(route)}) does not visit before; give {station.id!r} "
+                    "or a station before it",
+                )
+        if isinstance(station.rework.rate, dict):
+            named = [p.id for p in self.products]
+            for pid in station.rework.rate:
+                if pid not in named:
+                    raise FieldError(
+                        ("stations", k, "rework", "rate", pid),
+                        f"station {station.id!r} names unknown product {pid!r}; products "
+                        f"are: {', '.join(named)}",
+                    )
 
     def _check_tables(self, k: int, station: Station, products: list[str]) -> None:
         """Per-product tables of a station name products that exist."""

@@ -98,12 +98,15 @@ def indicator_table(doc: Mapping[str, Any]) -> Table:
     """The other ISO 22400-2 indicators of each station (means)."""
     table = Table(title="stations: more ISO 22400-2 indicators (means)")
     table.add_column("station")
-    for title, _ in MORE_COLUMNS:
+    # The rework ratio only where a station reworks (a column of zeros says nothing).
+    reworks = any((st.get("rework_ratio") or {}).get("mean") for st in doc["stations"].values())
+    columns = [*MORE_COLUMNS, ("rework ratio", "rework_ratio")] if reworks else MORE_COLUMNS
+    for title, _ in columns:
         table.add_column(title, justify="right")
     table.add_column("MTBF (min)", justify="right")
     table.add_column("MTTR (min)", justify="right")
     for sid, st in doc["stations"].items():
-        more = [_pct(st[key]) for _, key in MORE_COLUMNS]
+        more = [_pct(st.get(key) or {}) for _, key in columns]
         table.add_row(sid, *more, _seconds(st["mtbf_s"]), _seconds(st["mttr_s"]))
     return table
 
