@@ -77,7 +77,7 @@ def iso22400(station: Station, t: Mapping[str, float], down: float) -> dict[str,
         # Operating time between failures counts setup and production, not delays.
         "mtbf_s": _ratio(t["aupt"], failures),
         "mttr_s": _ratio(down, failures),
-        "scrap_ratio": _ratio(produced - good, produced),
+        "scrap_ratio": _ratio(produced - good - station.reworked, produced),
         # Good at the first pass: never sent back for rework (here or anywhere before).
         "first_pass_yield": _ratio(station.first_pass, produced),
         "rework_ratio": _ratio(station.reworked, produced),
@@ -106,6 +106,7 @@ def station_kpis(station: Station, now: float) -> dict[str, Any]:
         "time_s": t,
         "produced": float(station.produced),
         "good": float(station.good),
+        "reworked": float(station.reworked),
         "failures": float(sum(m.failures for m in station.machines)),
         "maintenances": float(station.maintenances),
         "wait_s": _ratio(station.waited, station.started),

@@ -60,12 +60,30 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
                 "basis": draw(st.sampled_from(["operating", "calendar"])),
             }
         if draw(st.booleans()):
-            station["scrap_rate"] = draw(st.floats(0.0, 0.3))
+            rate = draw(st.floats(0.0, 0.3))
+            station["scrap_rate"] = {"A": rate, "B": rate / 2} if two else rate
         if two and draw(st.booleans()):
+            matrix = {"A": {"B": 15}, "B": {"A": {"dist": "exponential", "mean": 20}}}
             station["setup"] = {
-                "time": draw(st.sampled_from([15, {"dist": "exponential", "mean": 20}])),
+                "time": draw(st.sampled_from([15, {"dist": "exponential", "mean": 20}, matrix])),
                 "when": draw(st.sampled_from(["product_change", "always"])),
             }
+        if draw(st.integers(0, 3)) == 0:
+            station["maintenance"] = {
+                "every": draw(st.integers(200, 2000)),
+                "basis": draw(st.sampled_from(["operating", "calendar"])),
+                "duration": draw(st.integers(10, 100)),
+            }
+        if draw(st.integers(0, 3)) == 0:
+            # Back to itself, or (one product) to any station before it.
+            earlier = ids[: ids.index(sid) + 1] if not two else [sid]
+            rework: dict[str, Any] = {
+                "rate": draw(st.floats(0.0, 0.4)),
+                "to": draw(st.sampled_from(earlier)),
+            }
+            if draw(st.booleans()):
+                rework["max"] = draw(st.integers(0, 2))
+            station["rework"] = rework
         stations.append(station)
     horizon = draw(st.integers(600, 5400))
     data: dict[str, Any] = {
@@ -77,12 +95,19 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
         "products": products,
         "stations": stations,
     }
-    if draw(st.booleans()):
+    source = draw(st.sampled_from(["saturated", "arrivals", "orders"]))
+    if source == "arrivals":
         arrivals: dict[str, Any] = {"interarrival": {"dist": "exponential", "mean": 40}}
         if two:
             share = draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
             arrivals["mix"] = {"A": share, "B": 1.0 - share}
         data["arrivals"] = arrivals
+    elif source == "orders":
+        lots = [{"product": p["id"], "lot": draw(st.integers(1, 6))} for p in products]
+        orders: dict[str, Any] = {"sequence": lots}
+        if draw(st.booleans()):
+            orders["interarrival"] = {"dist": "exponential", "mean": 120}
+        data["orders"] = orders
     return data
 
 
@@ -139,9 +164,11 @@ def test_station_figures_add_up(data: dict[str, Any]) -> None:
         assert math.fsum(states.values()) == pytest.approx(1.0, abs=1e-9), states
         assert min(states.values()) >= 0.0, states
         assert figures["good"] <= figures["produced"]
-        assert figures["availability"] == states["busy"]
+        planned = states["held"] + states["maintenance"]  # planned stops leave PBT
+        assert figures["availability"] == pytest.approx(states["busy"] / (1.0 - planned))
         if figures["produced"] > 0:
-            assert figures["quality_ratio"] + figures["scrap_ratio"] == pytest.approx(1.0)
+            shares = figures["quality_ratio"] + figures["scrap_ratio"] + figures["rework_ratio"]
+            assert shares == pytest.approx(1.0)
         else:
             assert math.isnan(figures["quality_ratio"])
             assert math.isnan(figures["oee_index"])
@@ -150,8 +177,10 @@ def test_station_figures_add_up(data: dict[str, Any]) -> None:
             assert (states["down"], figures["failures"]) == (0.0, 0.0)
         if spec.setup is None:
             assert states["setup"] == 0.0
-        if spec.scrap_rate == 0.0:
+        if spec.scrap_rate == 0.0 and spec.rework is None:
             assert figures["good"] == figures["produced"]
+        if spec.maintenance is None:
+            assert states["maintenance"] == 0.0
         t = figures["time_s"]
         assert t["pbt"] == pytest.approx(t["aubt"] + t["adot"])
         if t["aubt"] > 0:
@@ -187,7 +216,9 @@ def test_line_figures_follow_from_the_counts(data: dict[str, Any]) -> None:
     assert parts["created"] == parts["finished"] + parts["scrapped"] + parts["in_system"]
     span = scenario.horizon - scenario.warmup
     # Parts scrapped after warm-up are the ones each station made but not good.
-    scrapped = math.fsum(f["produced"] - f["good"] for f in kpis["stations"].values())
+    scrapped = math.fsum(
+        f["produced"] - f["good"] - f["reworked"] for f in kpis["stations"].values()
+    )
     assert scrapped == line.scrap_after_warmup
     assert figures["scrap_per_hour"] == pytest.approx(scrapped * 3600 / span)
     good = good_out(scenario, kpis["stations"])
