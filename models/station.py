@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import simpy
 from simpy.resources.store import StoreGet
@@ -56,6 +56,16 @@ class Preventive:
     every: float
     duration: Draw
     basis: Literal["operating", "calendar"] = "operating"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Each machine processes up to ``size`` parts at once, in one process time: it starts
+    with ``size`` parts, or with at least ``least`` once the oldest has waited ``max_wait``."""
+
+    size: int
+    least: int
+    max_wait: float
 
 
 @dataclass(frozen=True)
@@ -111,13 +121,17 @@ class Station:
         failures: Failures | None = None,
         preventive: Preventive | None = None,
         rework: Rework | None = None,
+        batch: Batch | None = None,
     ) -> None:
         env = line.env
         self.line = line
         self.id = sid
         self.servers = servers
         self.buffer = buffer
-        self.gate = None if buffer is None else simpy.Resource(env, capacity=buffer + servers)
+        # A batch machine holds up to a batch of parts: each needs a place.
+        holds = servers * (batch.size if batch is not None else 1)
+        self.gate = None if buffer is None else simpy.Resource(env, capacity=buffer + holds)
+        self.batch = batch
         self.queue = simpy.Store(env)
         self.process = process
         self.ideal_cycle = ideal_cycle
@@ -240,6 +254,7 @@ class Machine:
         self.name = name
         self.scope = f"{station.id}.{index}"
         self.part: Part | None = None
+        self.load: list[Part] = []  # a batch machine's parts in process or to pass on
         self.clock = StateClock(len(STATES), STARVED, line.warmup)
         self.base = STARVED
         self.down = False
@@ -450,19 +465,16 @@ class Machine:
                 self.nudged = False
                 continue  # held, or maintenance ordered: see to it first
             self.part = part
+            if st.batch is not None:
+                yield from self._batch(part, st.batch)
+                continue
             if changes.live:
                 changes(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
             if env.now >= warmup:
                 st.waited += env.now - part.arrived
                 st.started += 1
-            setup = st.setup
-            if setup is not None and (
-                setup.always or (self.last_product not in (None, part.product))
-            ):
-                duration = setup.duration(self.last_product, part.product)
-                if duration is not None:
-                    self._state(SETUP)
-                    yield from self._setup_work(duration)
+            if st.setup is not None:
+                yield from self._changeover(st.setup, part.product)
             self.last_product = part.product
             self._state(BUSY)
             part.where = self.scope
@@ -470,50 +482,128 @@ class Machine:
                 changes(env.now, self.scope, "start", part.id, part.product)
             work = st.process[part.product]() * st.time_factor
             yield from self._work(work)
-            self.worked += work
-            policy = st.preventive
-            if (
-                policy is not None
-                and policy.basis == "operating"
-                and self.operating_age() >= policy.every
-            ):
-                self._due(policy)
-            if env.now >= warmup:
-                st.produced += 1
-                st.ideal_time += st.ideal_cycle[part.product]
-            if st.scrap_draw is not None and st.scrap_draw() < st.scrap_rate.get(part.product, 0.0):
-                st.release(part)
-                line.scrap(part, self.scope)
+            self._aged(work)
+            yield from self._done(part, st.ideal_cycle[part.product])
+
+    def _aged(self, work: float) -> None:
+        """``work`` seconds of processing done: on the operating basis, order the policy's
+        maintenance once the machine's age reaches it."""
+        self.worked += work
+        policy = self.station.preventive
+        if (
+            policy is not None
+            and policy.basis == "operating"
+            and self.operating_age() >= policy.every
+        ):
+            self._due(policy)
+
+    def _changeover(self, setup: Setup, product: str) -> Generator[Any, Any, None]:
+        """The setup before a part of ``product``, if one is due."""
+        if setup.always or self.last_product not in (None, product):
+            duration = setup.duration(self.last_product, product)
+            if duration is not None:
+                self._state(SETUP)
+                yield from self._setup_work(duration)
+
+    def _batch(self, first: Part, batch: Batch) -> Generator[Any, Any, None]:
+        """A batch machine's cycle from its first part: gather the batch, set up for the
+        first part's product, process all at once, then pass each part on."""
+        env = self.env
+        st = self.station
+        line = st.line
+        parts = yield from self._gather(first, batch)
+        changes = line.changes
+        if changes.live:
+            changes(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
+        if env.now >= line.warmup:
+            st.waited += math.fsum(env.now - p.arrived for p in parts)
+            st.started += len(parts)
+        product = first.product
+        if st.setup is not None:
+            yield from self._changeover(st.setup, product)
+        self.last_product = product
+        self._state(BUSY)
+        for part in parts:
+            part.where = self.scope
+            if changes.live:
+                changes(env.now, self.scope, "start", part.id, part.product)
+        work = st.process[product]() * st.time_factor
+        yield from self._work(work)
+        self._aged(work)
+        ideal = st.ideal_cycle[product] / batch.size  # a full batch in the ideal cycle
+        while parts:  # each part passed on in turn; those not yet out stay on the machine
+            self.part = parts[0]
+            yield from self._done(parts[0], ideal)
+            parts.pop(0)
+
+    def _gather(self, first: Part, batch: Batch) -> Generator[Any, Any, list[Part]]:
+        """Parts for one batch: ``size`` of them, or at least ``least`` once the first
+        has waited ``max_wait`` (the machine counts as starved meanwhile)."""
+        env = self.env
+        queue = self.station.queue
+        self.load = parts = [first]
+        while len(parts) < batch.size:
+            get = queue.get()
+            if get.triggered or len(parts) < batch.least:  # a part is there, or must come
+                try:
+                    parts.append((yield get))
+                except simpy.Interrupt:  # nudged (hold, maintenance): after this batch
+                    self.nudged = False
                 continue
-            rework = st.rework
-            if rework is not None and rework.draw() < rework.rate.get(part.product, 0.0):
-                if rework.limit is not None and part.reworks >= rework.limit:
-                    st.release(part)  # reworked as often as allowed: scrapped
-                    line.scrap(part, self.scope)
-                    continue
-                if self._send_back(part, rework):
-                    continue
-            elif env.now >= warmup:
-                st.good += 1
-                st.first_pass += part.reworks == 0
-            nxt = part.next_station
-            if nxt is None:
-                st.release(part)
-                line.finish(part)
-                continue
-            token = None
-            if nxt.gate is not None:
-                token = nxt.gate.request()
-                if not token.triggered:
-                    self._state(BLOCKED)
-                    self.waiting_for = nxt
-                    yield token
-                    self.waiting_for = None
-                else:
-                    yield token
+            wait = first.arrived + batch.max_wait - env.now
+            if wait <= 0:
+                get.cancel()
+                break
+            yield get | env.timeout(wait)
+            if get.triggered:  # a part came (perhaps at the very moment the wait ended)
+                parts.append(cast("Part", get.value))
+            else:
+                get.cancel()
+                break
+        return parts
+
+    def _done(self, part: Part, ideal: float) -> Generator[Any, Any, None]:
+        """A part whose processing ended: counted, scrapped, sent back for rework, or passed
+        on to its next station (blocking this machine until there is room there)."""
+        st = self.station
+        line = st.line
+        counted = self.env.now >= line.warmup
+        if counted:
+            st.produced += 1
+            st.ideal_time += ideal
+        if st.scrap_draw is not None and st.scrap_draw() < st.scrap_rate.get(part.product, 0.0):
             st.release(part)
-            part.token = token
-            nxt.receive(part)
+            line.scrap(part, self.scope)
+            return
+        rework = st.rework
+        if rework is not None and rework.draw() < rework.rate.get(part.product, 0.0):
+            if rework.limit is not None and part.reworks >= rework.limit:
+                st.release(part)  # reworked as often as allowed: scrapped
+                line.scrap(part, self.scope)
+                return
+            if self._send_back(part, rework):
+                return
+        elif counted:
+            st.good += 1
+            st.first_pass += part.reworks == 0
+        nxt = part.next_station
+        if nxt is None:
+            st.release(part)
+            line.finish(part)
+            return
+        token = None
+        if nxt.gate is not None:
+            token = nxt.gate.request()
+            if not token.triggered:
+                self._state(BLOCKED)
+                self.waiting_for = nxt
+                yield token
+                self.waiting_for = None
+            else:
+                yield token
+        st.release(part)
+        part.token = token
+        nxt.receive(part)
 
     def _send_back(self, part: Part, rework: Rework) -> bool:
         """Send a defective part back along its route; True when it stays at this station

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import simpy
 
 from models.line import Arrivals, Feeder, Line
-from models.station import Failures, Preventive, Rework, Setup, Station
+from models.station import Batch, Failures, Preventive, Rework, Setup, Station
 from scenarios import schema
 from twin.changes import Changes
 from twin.distributions import Distribution
@@ -90,6 +90,8 @@ def _station(
         rates = {pid: r.rate_of(pid) for pid in visitors}
         rework = Rework(rates, r.to, streams.uniforms(spec.id, "rework"), r.max)
     scrap = {pid: spec.scrap_of(pid) for pid in visitors}
+    b = spec.batch
+    batch = None if b is None else Batch(b.size, b.least, b.max_wait)
     buffer = spec.input_buffer
     if entry and buffer is None:
         buffer = 0  # a saturated entry with an unlimited buffer would hold infinitely many parts
@@ -106,6 +108,7 @@ def _station(
         failures=failures,
         preventive=preventive,
         rework=rework,
+        batch=batch,
     )
 
 

@@ -174,6 +174,25 @@ class Rework(_Model):
         return rate.get(product, 0.0) if isinstance(rate, dict) else rate
 
 
+class BatchSpec(_Model):
+    """Each machine processes up to ``size`` parts at once, with one process time."""
+
+    size: Annotated[Count, Field(ge=1, le=10_000)]
+    min: Annotated[Count, Field(ge=1, le=10_000)] | None = None
+    max_wait: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _min_within_size(self) -> BatchSpec:
+        if self.min is not None and self.min > self.size:
+            raise ValueError(f"min ({self.min}) must not exceed size ({self.size})")
+        return self
+
+    @property
+    def least(self) -> int:
+        """The fewest parts a batch starts with (after ``max_wait``): ``min``, else full."""
+        return self.size if self.min is None else self.min
+
+
 class Station(_Model):
     """A station: ``servers`` identical machines behind an input buffer."""
 
@@ -187,6 +206,7 @@ class Station(_Model):
     failures: Failures | None = None
     maintenance: Maintenance | None = None
     rework: Rework | None = None
+    batch: BatchSpec | None = None
     scrap_rate: Annotated[
         Annotated[Probability, Tag("single")]
         | Annotated[dict[Identifier, Probability], Tag("per_product")],

@@ -69,6 +69,9 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
                 "when": draw(st.sampled_from(["product_change", "always"])),
             }
         if draw(st.integers(0, 3)) == 0:
+            size = draw(st.integers(1, 5))
+            station["batch"] = {"size": size, "min": draw(st.integers(1, size)), "max_wait": 30}
+        if draw(st.integers(0, 3)) == 0:
             station["maintenance"] = {
                 "every": draw(st.integers(200, 2000)),
                 "basis": draw(st.sampled_from(["operating", "calendar"])),
@@ -122,7 +125,10 @@ def parts_present(line: Line, scenario: Scenario) -> int:
     """Count the parts physically in the line: queued, on a machine, or waiting to get in."""
     queued = sum(len(s.queue.items) for s in line.stations.values())
     machines = [m for s in line.stations.values() for m in s.machines]
-    on_machines = sum(m.base in HOLDING for m in machines)
+    # A batch machine holds its load (gathered, in process, or waiting to pass on).
+    on_machines = sum(
+        len(m.load) if m.station.batch is not None else m.base in HOLDING for m in machines
+    )
     pending = sum(len(s.gate.queue) for s in line.stations.values() if s.gate is not None)
     # Every blocked machine and every saturated feeder holds one pending request of a place;
     # the other pending requests are parts that arrived and wait to enter their first station.
