@@ -27,6 +27,11 @@ class Line:
         self.stations: dict[str, Station] = {}
         # What feeds the line: random arrivals, or (a saturated line) one feeder per entry.
         self.arrivals: Arrivals | None = None
+        # Moving parts between stations: the draw of the move's time, by (from, to); a
+        # pair without one moves at once. ``moving``: parts on the way right now.
+        self.moves: dict[tuple[str, str], Callable[[], float]] = {}
+        self.default_move: Callable[[], float] | None = None
+        self.moving = 0
         self.feeders: list[Feeder] = []
         self.wip = TimeAverage(warmup)
         self.lead_time = Tally()

@@ -591,6 +591,11 @@ class Machine:
             st.release(part)
             line.finish(part)
             return
+        move = line.moves.get((st.id, nxt.id), line.default_move)
+        if move is not None:
+            st.release(part)  # handed to transport: this machine goes on at once
+            self.env.process(self._carry(part, nxt, move()))
+            return
         token = None
         if nxt.gate is not None:
             token = nxt.gate.request()
@@ -602,6 +607,24 @@ class Machine:
             else:
                 yield token
         st.release(part)
+        part.token = token
+        nxt.receive(part)
+
+    def _carry(self, part: Part, nxt: Station, seconds: float) -> Generator[Any, Any, None]:
+        """A part on its way to ``nxt``: it takes ``seconds``, then waits at the door for a
+        place there, as an arriving part does."""
+        env = self.env
+        line = self.station.line
+        line.moving += 1
+        part.where = f"{self.station.id}>{nxt.id}"
+        if line.changes.live:
+            line.changes(env.now, part.where, "move", part.id, part.product)
+        yield env.timeout(seconds)
+        line.moving -= 1
+        token = None
+        if nxt.gate is not None:
+            token = nxt.gate.request()
+            yield token
         part.token = token
         nxt.receive(part)
 

@@ -30,6 +30,14 @@ def build(
         visitors = [p for p in products.values() if spec.id in p.route]
         line.add(_station(line, spec, [p.id for p in visitors], streams, spec.id in entries))
     routes = {pid: tuple(line.stations[sid] for sid in p.route) for pid, p in products.items()}
+    transport = scenario.transport
+    if transport is not None:
+        if transport.time is not None and transport.time.expected > 0:
+            line.default_move = streams.sampler(transport.time, "transport", "time")
+        for move in transport.moves:
+            pair = (move.from_, move.to)
+            draw = streams.sampler(move.time, "transport", f"{move.from_}->{move.to}")
+            line.moves[pair] = draw
     mix = scenario.product_mix()
     arrivals, orders = scenario.arrivals, scenario.orders
     lots = [(x.product, x.lot) for x in orders.sequence] if orders is not None else None

@@ -268,6 +268,26 @@ def _default_products(data: Any) -> Any:
     return data
 
 
+class Move(_Model):
+    """The move from one station to another, when it differs from the default."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
+    )
+
+    from_: Identifier = Field(alias="from")
+    to: Identifier
+    time: Distribution
+
+
+class Transport(_Model):
+    """Moving parts between stations: ``time`` for every move, unless ``moves`` says
+    otherwise for a pair of stations."""
+
+    time: Distribution | None = None  # none: moves take no time
+    moves: Annotated[list[Move], Field(max_length=MAX_ITEMS)] = []
+
+
 class Scenario(_Model):
     """A production line and how to simulate it."""
 
@@ -280,6 +300,7 @@ class Scenario(_Model):
     products: Annotated[list[Product], Field(min_length=1, max_length=MAX_ITEMS)]
     arrivals: Arrivals | None = None
     orders: Orders | None = None
+    transport: Transport | None = None
     stations: Annotated[list[Station], Field(min_length=1, max_length=MAX_ITEMS)]
     economics: Economics = Economics()
     # Checking a catalog applies every retrofit once, and `compare` tries their combinations.
@@ -355,6 +376,18 @@ class Scenario(_Model):
             self._check_tables(k, st, products)
             if st.rework is not None:
                 self._check_rework(k, st)
+        if self.transport is not None:
+            pairs = {
+                (p.route[i], p.route[i + 1]) for p in self.products for i in range(len(p.route) - 1)
+            }
+            for i, move in enumerate(self.transport.moves):
+                if (move.from_, move.to) not in pairs:
+                    shown = ", ".join(f"{a} -> {b}" for a, b in sorted(pairs)) or "none"
+                    raise FieldError(
+                        ("transport", "moves", i),
+                        f"no route moves from {move.from_!r} to {move.to!r}; the moves of "
+                        f"the routes are: {shown}",
+                    )
         if self.orders is not None:
             if self.arrivals is not None:
                 raise FieldError(("orders",), "give either 'arrivals' or 'orders', not both")

@@ -98,6 +98,10 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
         "products": products,
         "stations": stations,
     }
+    if draw(st.integers(0, 3)) == 0:
+        data["transport"] = {
+            "time": draw(st.sampled_from([0, 5, {"dist": "exponential", "mean": 8}]))
+        }
     source = draw(st.sampled_from(["saturated", "arrivals", "orders"]))
     if source == "arrivals":
         arrivals: dict[str, Any] = {"interarrival": {"dist": "exponential", "mean": 40}}
@@ -134,7 +138,7 @@ def parts_present(line: Line, scenario: Scenario) -> int:
     # the other pending requests are parts that arrived and wait to enter their first station.
     feeders = len({p.route[0] for p in scenario.products}) if scenario.saturated else 0
     blocked = sum(m.base == BLOCKED for m in machines)
-    return queued + on_machines + pending - blocked - feeders
+    return queued + on_machines + pending - blocked - feeders + line.moving
 
 
 SETTINGS = settings(
@@ -238,5 +242,9 @@ def test_line_figures_follow_from_the_counts(data: dict[str, Any]) -> None:
         assert math.isnan(figures["scrap_rate"])
     if scenario.warmup == 0:
         assert (parts["finished"], parts["scrapped"]) == (line.good_after_warmup, scrapped)
-    if all(s.scrap_rate == 0.0 for s in scenario.stations):
+    # Parts are scrapped by a scrap rate, or after the most reworks allowed.
+    if all(
+        s.scrap_rate == 0.0 and (s.rework is None or s.rework.max is None)
+        for s in scenario.stations
+    ):
         assert parts["scrapped"] == 0

@@ -70,7 +70,7 @@ class Changes:
 # Kinds whose value is the entity's current level or state; a later one replaces an earlier.
 LEVELS = frozenset({"state", "level"})
 # Kinds that say where a part now is (the scope); "part" is a snapshot's way of saying it.
-WHEREABOUTS = frozenset({"create", "arrive", "start", "part"})
+WHEREABOUTS = frozenset({"create", "arrive", "start", "part", "move"})
 # Kinds after which a part is no longer in the system.
 DEPARTURES = frozenset({"finish", "scrap"})
 

@@ -132,7 +132,12 @@ class Playback:
         )
 
     def _anchor(self, scope: str) -> tuple[float, float, float]:
-        return self._anchors.get(scope, self._entry)
+        if scope in self._anchors:
+            return self._anchors[scope]
+        if ">" in scope:  # on the way between two stations: halfway
+            a, b = (self._anchors.get(s, self._entry) for s in scope.split(">", 1))
+            return tuple((u + v) / 2 for u, v in zip(a, b, strict=True))  # type: ignore[return-value]
+        return self._entry
 
     def _slot(self, scope: str, rank: int) -> tuple[float, float, float]:
         x, y, z = self._anchor(scope)
