@@ -44,6 +44,7 @@ test: $(VENV)/.installed render-libs
 
 bench: $(VENV)/.installed render-libs
 	$(BIN)/python bench/line_bench.py
+	$(BIN)/python bench/idiomatic_bench.py
 	$(BIN)/python bench/parallel_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/render_bench.py
