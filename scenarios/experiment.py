@@ -20,7 +20,6 @@ from twin.changes import Changes
 from twin.files import atomic_open, write_atomic
 from twin.results import aggregate, flatten
 from twin.runner import OnDone, Outcome, run_tasks
-from twin.trace import TraceWriter
 
 HISTORY_FILE = "history.json"
 
@@ -47,6 +46,8 @@ def _simulate(
 ) -> tuple[dict[str, Any], History | None]:
     env = simpy.Environment()
     changes = Changes()
+    from twin.trace import TraceWriter  # pyarrow loads only for a trace
+
     writer = TraceWriter(trace_path) if trace_path else None
     if writer is not None:
         changes.subscribe(writer)

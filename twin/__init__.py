@@ -15,12 +15,12 @@ from twin.durations import format_duration, parse_duration
 from twin.errors import Problem, ScenarioError, SimulationError, TwinError, UsageError
 from twin.stats import StateClock, Tally, TimeAverage, summarize
 from twin.streams import Sampler, Streams
-from twin.trace import TraceRecord, TraceWriter, read_trace
 
 if TYPE_CHECKING:
     from twin.api import compare, load, run, sweep
     from twin.figure import Figure
     from twin.reports import ComparisonReport, RunReport, SweepReport
+    from twin.trace import TraceRecord, TraceWriter, read_trace
 
 # Name -> module it is imported from when first asked for (PEP 562).
 _LAZY = {
@@ -32,6 +32,10 @@ _LAZY = {
     "RunReport": "twin.reports",
     "ComparisonReport": "twin.reports",
     "SweepReport": "twin.reports",
+    # Parquet (pyarrow) loads only for a trace.
+    "TraceRecord": "twin.trace",
+    "TraceWriter": "twin.trace",
+    "read_trace": "twin.trace",
 }
 
 __all__ = [

@@ -7,13 +7,21 @@ All three ignore what happens before the warm-up ends.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import TypedDict
 
 import numpy as np
 from ddsketch import DDSketch
-from scipy.special import stdtrit
+
+
+@functools.cache
+def _t975(dof: int) -> float:
+    """Student's t quantile 0.975 (imported on first use: scipy takes a while to load)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(dof, 0.975))
 
 
 class StateClock:
@@ -160,7 +168,7 @@ def summarize(values: Sequence[float]) -> Summary:
     arr = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
     mean = float(arr.mean()) if arr.size else math.nan
     if arr.size >= 2:
-        t = float(stdtrit(arr.size - 1, 0.975))
+        t = _t975(arr.size - 1)
         half = t * float(arr.std(ddof=1)) / math.sqrt(arr.size)
     else:
         half = math.nan
