@@ -63,10 +63,7 @@ def _station(
     times = spec.process_time
     dists = times if isinstance(times, dict) else dict.fromkeys(visitors, times)
     process = {pid: streams.sampler(dist, spec.id, f"process:{pid}") for pid, dist in dists.items()}
-    ideal = {
-        pid: spec.ideal_cycle if spec.ideal_cycle is not None else dist.expected
-        for pid, dist in dists.items()
-    }
+    ideal = {pid: _ideal(spec.ideal_cycle, pid, dist.expected) for pid, dist in dists.items()}
     setup = None
     if spec.setup is not None:
         always = spec.setup.when == "always"
@@ -118,6 +115,13 @@ def _station(
         rework=rework,
         batch=batch,
     )
+
+
+def _ideal(given: float | dict[str, float] | None, product: str, expected: float) -> float:
+    """The ideal cycle of ``product``: given (one, or per product), else the mean time."""
+    if isinstance(given, dict):
+        return given.get(product, expected)
+    return expected if given is None else given
 
 
 def _per_machine(streams: Streams, dist: Distribution, purpose: str) -> Callable[[str], Sampler]:

@@ -201,7 +201,14 @@ class Station(_Model):
     servers: Annotated[Count, Field(ge=1, le=MAX_SERVERS)] = 1
     input_buffer: Annotated[Count, Field(ge=0)] | None = None
     process_time: ProcessTime
-    ideal_cycle: PositiveDuration | None = None
+    ideal_cycle: (
+        Annotated[
+            Annotated[PositiveDuration, Tag("single")]
+            | Annotated[dict[Identifier, PositiveDuration], Tag("per_product")],
+            Discriminator(_per_product_or_single),
+        ]
+        | None
+    ) = None
     setup: Setup | None = None
     failures: Failures | None = None
     maintenance: Maintenance | None = None
@@ -444,6 +451,8 @@ class Scenario(_Model):
         tables: list[tuple[tuple[str | int, ...], list[str]]] = []
         if isinstance(station.scrap_rate, dict):
             tables.append((("scrap_rate",), list(station.scrap_rate)))
+        if isinstance(station.ideal_cycle, dict):
+            tables.append((("ideal_cycle",), list(station.ideal_cycle)))
         if station.setup is not None and isinstance(station.setup.time, dict):
             matrix = station.setup.time
             tables.append((("setup", "time"), list(matrix)))

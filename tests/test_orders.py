@@ -166,3 +166,21 @@ def test_a_mix_command_is_refused_on_an_order_line(scenario: Callable[[str], Sce
     reply = door.submit(command, "trainer")
     assert not reply.ok and reply.code == "not_allowed_in_state"
     assert "orders in their sequence" in reply.reasons[0]
+
+
+def test_ideal_cycles_per_product_set_effectiveness(scenario: Callable[[str], Scenario]) -> None:
+    """Effectiveness = ideal time / busy time: with ideal cycles of half the process time
+    for A and the full time for B, half the parts each, it is (0.5 + 1) / 2 = 0.75."""
+    text = lots_line(10, "{A: {B: 1min}}", "60s").replace(
+        "    input_buffer: 2\n", "    input_buffer: 2\n    ideal_cycle: {A: 30s, B: 60s}\n"
+    )
+    kpis = run_replication(scenario(text), 0)
+    assert abs(kpis["stations"]["M"]["effectiveness"] - 0.75) < 0.01
+
+
+def test_a_batch_min_above_its_size_is_refused(scenario: Callable[[str], Scenario]) -> None:
+    text = lots_line(10, "1min", "60s").replace(
+        "    input_buffer: 2\n", "    input_buffer: 2\n    batch: {size: 4, min: 5}\n"
+    )
+    with pytest.raises(ScenarioError, match=r"batch.*min \(5\) must not exceed size \(4\)"):
+        scenario(text)
