@@ -30,8 +30,24 @@ class _Refused(yaml.MarkedYAMLError):
     """A YAML construct that scenario files do not allow, marked at its line."""
 
 
+class _NoColon:
+    """A resolver's pattern that leaves alone values with a colon: YAML 1.1 reads ``14:00``
+    as the base-60 number 840, where a scenario means a time of day (or made a typo)."""
+
+    def __init__(self, pattern: Any) -> None:
+        self.pattern = pattern
+
+    def match(self, value: str) -> Any:
+        return None if ":" in value else self.pattern.match(value)
+
+
+def _resolver(tag: str, pattern: Any) -> Any:
+    return _NoColon(pattern) if tag in (_TAG + "int", _TAG + "float") else pattern
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without aliases, dates (read as text) or nesting deeper than MAX_DEPTH.
+    """SafeLoader without aliases, dates or base-60 numbers (both read as text), or nesting
+    deeper than MAX_DEPTH.
 
     Aliases are refused, not expanded: a scenario never needs them, and an alias bomb (each
     level repeating the one below) or a self-referencing alias would exhaust memory or the
@@ -39,7 +55,9 @@ class _Loader(yaml.SafeLoader):
     """
 
     yaml_implicit_resolvers = {  # noqa: RUF012 (PyYAML reads it from the class)
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TAG + "timestamp"]
+        first: [
+            (tag, _resolver(tag, regexp)) for tag, regexp in resolvers if tag != _TAG + "timestamp"
+        ]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
