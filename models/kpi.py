@@ -6,18 +6,20 @@ and descriptions), from its time elements mapped onto the machine states:
 
 - PBT planned busy time = observed time - planned stops (``PLANNED_STOPS``);
 - APT actual production time = busy; AUST actual unit setup time = setup;
-- ADET actual unit delay time = down + blocked (failures, and a finished part that cannot
-  leave: both stretch the order's time on the unit);
+- ADET actual unit delay time = down + blocked + waiting for an operator (failures, a
+  finished part that cannot leave, a part with nobody to load it: each stretches the order's
+  time on the unit);
 - ADOT actual unit down time = starved (planned busy, but no part to work on);
 - AUPT actual unit processing time = APT + AUST; AUBT actual unit busy time = AUPT + ADET.
 
-So availability = APT / PBT: starved, blocked, down and setup time all lower it. Held and
-maintenance time are planned stops: decided, not lost, they leave PBT and lower nothing.
+So availability = APT / PBT: starved, blocked, down, setup and operator waits all lower it.
+Held, maintenance and off (outside the calendar's shifts, breaks) are planned stops:
+decided, not lost, they leave PBT and lower nothing.
 
 Per station also the active-period bottleneck measure (Roser, Nakano and Tanaka, 2001): a
-machine is active while busy, down or in setup, inactive while starved, blocked, held or in
-maintenance; the station whose machines have the longest mean active period holds the line
-back.
+machine is active while busy, down, in setup or waiting for an operator, inactive while
+starved, blocked, held, in maintenance or off; the station whose machines have the longest
+mean active period holds the line back.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from models.station import ACTIVE, STATES, Station
 
 # Bumped whenever the figures of a replication change (names, definitions): stored
 # replications of another version are run again rather than mixed with new ones.
-KPI_VERSION = 4
+KPI_VERSION = 5
 
-# States that are planned stops (held by a decision, planned maintenance; later off shift,
-# breaks): their time leaves PBT.
-PLANNED_STOPS: frozenset[str] = frozenset({"held", "maintenance"})
+# States that are planned stops (held by a decision, planned maintenance, off shift or on a
+# break): their time leaves PBT.
+PLANNED_STOPS: frozenset[str] = frozenset({"held", "maintenance", "off"})
 
 
 def _ratio(num: float, den: float) -> float:
@@ -46,7 +48,7 @@ def time_elements(by_state: Mapping[str, float]) -> dict[str, float]:
     """ISO 22400-2 time elements (seconds, all machines) from the time in each state."""
     planned_stops = sum(t for s, t in by_state.items() if s in PLANNED_STOPS)
     apt, aust = by_state["busy"], by_state["setup"]
-    adet = by_state["down"] + by_state["blocked"]
+    adet = by_state["down"] + by_state["blocked"] + by_state["operator"]
     return {
         "pbt": sum(by_state.values()) - planned_stops,
         "apt": apt,
@@ -146,6 +148,13 @@ def line_kpis(line: Line, now: float) -> dict[str, object]:
         "scrap_rate": _ratio(line.scrap_after_warmup, exits),
         "scrap_per_hour": _ratio(line.scrap_after_warmup * 3600.0, span),
         "deadlocked": float(bool(deadlocked(line))),
+        # The AGV fleet's and each operator pool's share of time at work.
+        **({"agv_utilisation": line.fleet.utilisation(now)} if line.fleet is not None else {}),
+        **(
+            {"operators": {p: pool.utilisation(now) for p, pool in line.pools.items()}}
+            if line.pools
+            else {}
+        ),
         "parts": {
             "created": float(line.created),
             "finished": float(line.finished),

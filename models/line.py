@@ -8,8 +8,10 @@ from typing import Any
 import simpy
 
 from models.actions import NOT_ALLOWED_IN_STATE, Refused, positive_factor, shares
+from models.operators import Pool
 from models.part import Part
 from models.station import STATES, Station
+from models.transport import Conveyor, Trip
 from twin.changes import Change, Changes
 from twin.stats import Tally, TimeAverage
 
@@ -27,12 +29,16 @@ class Line:
         self.stations: dict[str, Station] = {}
         # What feeds the line: random arrivals, or (a saturated line) one feeder per entry.
         self.arrivals: Arrivals | None = None
-        # Moving parts between stations: the draw of the move's time, by (from, to); a
-        # pair without one moves at once. ``moving``: parts on the way right now.
-        self.moves: dict[tuple[str, str], Callable[[], float]] = {}
+        # Moving parts between stations, by (from, to): the draw of a timed move's time, an
+        # AGV trip or a conveyor; a pair without one moves at once (or by ``default_move``).
+        # ``moving``: parts on the way right now.
+        self.moves: dict[tuple[str, str], Callable[[], float] | Trip | Conveyor] = {}
+        self.fleet: Pool | None = None  # the AGVs
+        self.conveyors: list[Conveyor] = []
         self.default_move: Callable[[], float] | None = None
         self.moving = 0
         self.feeders: list[Feeder] = []
+        self.pools: dict[str, Pool] = {}  # operators, by pool id
         self.wip = TimeAverage(warmup)
         self.lead_time = Tally()
         self.created = 0
@@ -44,6 +50,14 @@ class Line:
     def add(self, station: Station) -> Station:
         self.stations[station.id] = station
         return station
+
+    def add_conveyor(self, pair: tuple[str, str], conveyor: Conveyor) -> Conveyor:
+        """Move the parts from ``pair[0]`` to ``pair[1]`` on ``conveyor``."""
+        self.moves[pair] = conveyor
+        self.conveyors.append(conveyor)
+        if self.changes.live:
+            self.changes(self.env.now, conveyor.scope, "level", -1, conveyor.level)
+        return conveyor
 
     def create(self, product: str, route: tuple[Station, ...]) -> Part:
         """A new part enters the system (it counts as WIP from now on)."""
@@ -86,14 +100,18 @@ class Line:
 
     def snapshot(self) -> list[Change]:
         """The whole current state as change records, for a late joiner: each machine's
-        state, each input buffer's level, and where each part in the system is. Applied to
-        an empty :class:`~twin.changes.Mirror`, it gives what the changes so far give."""
+        state, each input buffer's and conveyor's level, how many operators and vehicles
+        are at work, and where each part in the system is. Applied to an empty
+        :class:`~twin.changes.Mirror`, it gives what the changes so far give."""
         now = self.env.now
         out: list[Change] = []
         for station in self.stations.values():
             for machine in station.machines:
                 out.append(Change(now, machine.scope, "state", -1, STATES[machine.clock.state]))
             out.append(Change(now, station.buffer_scope, "level", -1, len(station.queue.items)))
+        out.extend(Change(now, c.scope, "level", -1, c.level) for c in self.conveyors)
+        crews = [*self.pools.values(), *([self.fleet] if self.fleet is not None else [])]
+        out.extend(Change(now, p.scope, "level", -1, p.level) for p in crews)
         out.extend(Change(now, p.where, "part", p.id, p.product) for p in self.parts.values())
         return out
 

@@ -23,17 +23,20 @@ from models.actions import (
     positive_factor,
     seconds_of,
 )
+from models.operators import Crew, Pool
+from models.transport import Conveyor, Trip, carry, drive, ride
 from twin.stats import StateClock
 
 if TYPE_CHECKING:
     from models.line import Line
     from models.part import Part
 
-STATES = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance")
-BUSY, STARVED, BLOCKED, DOWN, SETUP, HELD, MAINTENANCE = range(len(STATES))
+STATES = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance", "off", "operator")
+BUSY, STARVED, BLOCKED, DOWN, SETUP, HELD, MAINTENANCE, OFF, OPERATOR = range(len(STATES))
 # Active states of the active-period bottleneck method: the machine holds up the line.
-# Held and maintenance are decided stops, not the machine holding up the line.
-ACTIVE = (True, False, False, True, True, False, False)
+# Held, maintenance and off (shift, break) are planned stops, not the machine holding up
+# the line; waiting for an operator is the station's own shortfall, like a setup.
+ACTIVE = (True, False, False, True, True, False, False, False, True)
 
 Draw = Callable[[], float]
 
@@ -94,6 +97,7 @@ class Setup:
     time: Draw | None = None
     always: bool = False
     matrix: Mapping[tuple[str, str], Draw] | None = None
+    operator: Pool | None = None  # a pool whose operator does the changeover
 
     def duration(self, last: str | None, product: str) -> float | None:
         """The setup before ``product`` after ``last`` (None: the first part), or None."""
@@ -122,6 +126,7 @@ class Station:
         preventive: Preventive | None = None,
         rework: Rework | None = None,
         batch: Batch | None = None,
+        operator: Crew | None = None,
     ) -> None:
         env = line.env
         self.line = line
@@ -152,6 +157,7 @@ class Station:
         names = [sid] if servers == 1 else [f"{sid}.{i}" for i in range(servers)]
         self.preventive = preventive
         self.rework = rework
+        self.operator = operator
         self.reworked = 0  # parts sent back for rework after the warm-up
         self.first_pass = 0  # good parts after the warm-up that were never reworked
         self.machines = [Machine(self, name, i, failures) for i, name in enumerate(names)]
@@ -258,14 +264,17 @@ class Machine:
         self.clock = StateClock(len(STATES), STARVED, line.warmup)
         self.base = STARVED
         self.down = False
+        self.off = False  # outside the working time of its calendar (shift, break)
         self.working = False
+        self.cutting = False  # an interrupt of its work is on its way
         self.failures = 0
         self.maintenances = 0
         self.activations = 0
         self.idle_since = -math.inf
         self.last_product: str | None = None
         self.waiting_for: Station | None = None
-        self.repaired = self.env.event()
+        # Fired when the machine may go on after a stop: a repair, the start of a shift.
+        self.resumed = self.env.event()
         # Set while the machine has orders to see to before its next part (held station,
         # maintenance); one test per part keeps the hot path fast.
         self.halt = False
@@ -330,7 +339,7 @@ class Machine:
             if self.renewals != renewals:
                 continue  # renewed meanwhile: a new age
             while self.down:  # the repair renews it
-                yield self.repaired
+                yield self.resumed
             if self.renewals == renewals:
                 self._due(policy)
                 while self.renewals == renewals:
@@ -366,24 +375,55 @@ class Machine:
             repair = seconds_of(repair, "a repair time", zero=True)
         if self.down:
             raise Refused(NOT_ALLOWED_IN_STATE, f"{self.scope} is already down")
-        if self.clock.state == MAINTENANCE:
+        if self.base == MAINTENANCE:
             raise Refused(NOT_ALLOWED_IN_STATE, f"{self.scope} is in maintenance")
         seconds = self.mttr() if repair is None else repair
         self._fail()
         if self._in_work():
-            self.proc.interrupt()
+            self._cut()
         self.env.process(self._repair_after(seconds))
+
+    def shift_off(self) -> None:
+        """Its calendar's working time ends (end of shift, a break): a part in process
+        pauses, and no new part is taken, until :meth:`shift_on`."""
+        self.off = True
+        if not self.down:  # a machine under repair stays down until repaired
+            self._enter(OFF)
+            if self._in_work():
+                self._cut()
+        self.nudge()
+
+    def shift_on(self) -> None:
+        """Its calendar's working time starts again: the paused part resumes."""
+        self.off = False
+        if not self.down:
+            self._enter(self.base)
+        self._resume()
+        self.nudge()
 
     def _in_work(self) -> bool:
         """Whether the machine is timing a setup or a process step that a failure cuts."""
+        if self.cutting:
+            return False
         if self.working:
             return True
         return self.base in (BUSY, SETUP) and isinstance(self.proc.target, simpy.events.Timeout)
 
+    def _cut(self) -> None:
+        """Interrupt the work under way (once: a second cause at the same moment finds the
+        work already cut)."""
+        if not self.cutting:
+            self.cutting = True
+            self.proc.interrupt()
+
+    def _halted(self) -> bool:
+        """Whether the machine has orders to see to before its next part."""
+        return self.station.held or self.maintenance is not None or self.off
+
     def nudge(self) -> None:
         """Make a machine that waits for a part, or for its station to be unheld, look at
         its orders again (hold, unhold, maintenance)."""
-        self.halt = self.station.held or self.maintenance is not None
+        self.halt = self._halted()
         get = self.proc.target
         if isinstance(get, StoreGet) and not get.triggered and not self.nudged:
             self.nudged = True
@@ -402,7 +442,7 @@ class Machine:
 
     def _state(self, state: int) -> None:
         self.base = state
-        if not self.down:
+        if not (self.down or self.off):  # a repair, then the shift, shows before the rest
             self._enter(state)
 
     def _enter(self, state: int) -> None:
@@ -430,11 +470,14 @@ class Machine:
         self.down = False
         self._renewed()
         self._event("repair")
-        self._enter(self.base)
-        repaired = self.repaired
-        if repaired.callbacks:
-            self.repaired = self.env.event()
-            repaired.succeed()
+        self._enter(OFF if self.off else self.base)
+        self._resume()
+
+    def _resume(self) -> None:
+        resumed = self.resumed
+        if resumed.callbacks:
+            self.resumed = self.env.event()
+            resumed.succeed()
 
     def _repair_after(self, seconds: float) -> Generator[Any, Any, None]:
         yield self.env.timeout(seconds)
@@ -476,12 +519,18 @@ class Machine:
             if st.setup is not None:
                 yield from self._changeover(st.setup, part.product)
             self.last_product = part.product
+            crew = st.operator
+            if crew is not None:
+                staff = yield from self._staffed(crew.pool)
             self._state(BUSY)
             part.where = self.scope
             if changes.live:
                 changes(env.now, self.scope, "start", part.id, part.product)
             work = st.process[part.product]() * st.time_factor
-            yield from self._work(work)
+            if crew is None:
+                yield from self._work(work)
+            else:
+                yield from self._attended(work, crew, staff)
             self._aged(work)
             yield from self._done(part, st.ideal_cycle[part.product])
 
@@ -502,8 +551,35 @@ class Machine:
         if setup.always or self.last_product not in (None, product):
             duration = setup.duration(self.last_product, product)
             if duration is not None:
+                pool = setup.operator
+                if pool is not None:
+                    staff = yield from self._staffed(pool)
                 self._state(SETUP)
                 yield from self._setup_work(duration)
+                if pool is not None:
+                    pool.release(staff)
+
+    def _staffed(self, pool: Pool) -> Generator[Any, Any, simpy.resources.resource.Request]:
+        """An operator of ``pool`` for this machine (waiting for one, if none is free)."""
+        staff = pool.request()
+        if not staff.triggered:
+            self._state(OPERATOR)
+        yield staff
+        pool.seized()
+        return staff
+
+    def _attended(
+        self, work: float, crew: Crew, staff: simpy.resources.resource.Request
+    ) -> Generator[Any, Any, None]:
+        """``work`` seconds of processing with the operator for all of it, or for the
+        first ``crew.load`` seconds."""
+        if crew.load is None or crew.load >= work:
+            yield from self._work(work)
+            crew.pool.release(staff)
+        else:
+            yield from self._work(crew.load)
+            crew.pool.release(staff)
+            yield from self._work(work - crew.load)
 
     def _batch(self, first: Part, batch: Batch) -> Generator[Any, Any, None]:
         """A batch machine's cycle from its first part: gather the batch, set up for the
@@ -522,13 +598,19 @@ class Machine:
         if st.setup is not None:
             yield from self._changeover(st.setup, product)
         self.last_product = product
+        crew = st.operator
+        if crew is not None:
+            staff = yield from self._staffed(crew.pool)
         self._state(BUSY)
         for part in parts:
             part.where = self.scope
             if changes.live:
                 changes(env.now, self.scope, "start", part.id, part.product)
         work = st.process[product]() * st.time_factor
-        yield from self._work(work)
+        if crew is None:
+            yield from self._work(work)
+        else:
+            yield from self._attended(work, crew, staff)
         self._aged(work)
         ideal = st.ideal_cycle[product] / batch.size  # a full batch in the ideal cycle
         while parts:  # each part passed on in turn; those not yet out stay on the machine
@@ -540,9 +622,13 @@ class Machine:
         """Parts for one batch: ``size`` of them, or at least ``least`` once the first
         has waited ``max_wait`` (the machine counts as starved meanwhile)."""
         env = self.env
-        queue = self.station.queue
+        st = self.station
+        queue = st.queue
+        changes = st.line.changes
         self.load = parts = [first]
         while len(parts) < batch.size:
+            if changes.live:  # the buffer as it is after the last part taken
+                changes(env.now, st.buffer_scope, "level", -1, len(queue.items))
             get = queue.get()
             if get.triggered or len(parts) < batch.least:  # a part is there, or must come
                 try:
@@ -593,8 +679,11 @@ class Machine:
             return
         move = line.moves.get((st.id, nxt.id), line.default_move)
         if move is not None:
-            st.release(part)  # handed to transport: this machine goes on at once
-            self.env.process(self._carry(part, nxt, move()))
+            if isinstance(move, Trip | Conveyor):
+                yield from self._hand_over(part, nxt, move)
+            else:
+                st.release(part)  # handed to transport: this machine goes on at once
+                self.env.process(carry(line, part, st.id, nxt, move()))
             return
         token = None
         if nxt.gate is not None:
@@ -610,23 +699,23 @@ class Machine:
         part.token = token
         nxt.receive(part)
 
-    def _carry(self, part: Part, nxt: Station, seconds: float) -> Generator[Any, Any, None]:
-        """A part on its way to ``nxt``: it takes ``seconds``, then waits at the door for a
-        place there, as an arriving part does."""
-        env = self.env
-        line = self.station.line
-        line.moving += 1
-        part.where = f"{self.station.id}>{nxt.id}"
-        if line.changes.live:
-            line.changes(env.now, part.where, "move", part.id, part.product)
-        yield env.timeout(seconds)
-        line.moving -= 1
-        token = None
-        if nxt.gate is not None:
-            token = nxt.gate.request()
-            yield token
-        part.token = token
-        nxt.receive(part)
+    def _hand_over(
+        self, part: Part, nxt: Station, move: Trip | Conveyor
+    ) -> Generator[Any, Any, None]:
+        """Wait (blocked) for a vehicle or a place on the conveyor, then let the part go."""
+        st = self.station
+        resource = move.fleet.resource if isinstance(move, Trip) else move.slots
+        request = resource.request()
+        if not request.triggered:
+            self._state(BLOCKED)
+        yield request
+        st.release(part)
+        line = st.line
+        if isinstance(move, Trip):
+            move.fleet.seized()
+            self.env.process(drive(line, part, st.id, nxt, move, request))
+        else:
+            self.env.process(ride(line, part, st.id, nxt, move, request))
 
     def _send_back(self, part: Part, rework: Rework) -> bool:
         """Send a defective part back along its route; True when it stays at this station
@@ -655,6 +744,10 @@ class Machine:
                 self._state(HELD)
                 self.wake = self.env.event()
                 yield self.wake
+            elif self.off:
+                self._state(STARVED)  # idle behind the planned stop
+                self.wake = self.env.event()
+                yield self.wake
             else:
                 return
 
@@ -662,14 +755,14 @@ class Machine:
         """A planned stop that leaves the machine as good as new."""
         env = self.env
         while self.down:  # failed at the very moment it was to stop: repair comes first
-            yield self.repaired
+            yield self.resumed
         if env.now >= self.clock.start:
             self.maintenances += 1
         self.generation += 1  # a calendar failure due during maintenance does not happen
         self._state(MAINTENANCE)
         yield env.timeout(seconds)
         self.maintenance = None
-        self.halt = self.station.held
+        self.halt = self._halted()
         self._renewed()
         if self.basis == "operating":
             self.ttf = self.life = self.mtbf()
@@ -679,13 +772,14 @@ class Machine:
     def _plain(self, work: float) -> Generator[Any, Any, None]:
         """Work for ``work`` seconds; a failure put on it pauses the work until repaired."""
         env = self.env
-        if self.down:
+        if self.down or self.off:
             yield from self._calendar(work)
             return
         start = env.now
         try:
             yield env.timeout(work)
         except simpy.Interrupt:
+            self.cutting = False
             yield from self._calendar(work - (env.now - start))
 
     def _operating(self, work: float) -> Generator[Any, Any, None]:
@@ -695,34 +789,36 @@ class Machine:
             yield from self._plain(self.ttf)
             work -= self.ttf
             while self.down:  # a failure put on it just as the time to failure ran out
-                yield self.repaired
+                yield self.resumed
             self._fail()
             yield env.timeout(self.mttr())
             self.ttf = self.life = self.mtbf()  # drawn before the repair renews the age
             self._repair()
         self.ttf -= work
         # ``_plain`` written out: this is the hot path of an unreliable machine.
-        if self.down:
+        if self.down or self.off:
             yield from self._calendar(work)
             return
         start = env.now
         try:
             yield env.timeout(work)
         except simpy.Interrupt:
+            self.cutting = False
             yield from self._calendar(work - (env.now - start))
 
     def _calendar(self, work: float) -> Generator[Any, Any, None]:
         """Work that a failure interrupts; the rest resumes after repair."""
         env = self.env
         while work > 0:
-            while self.down:
-                yield self.repaired
+            while self.down or self.off:
+                yield self.resumed
             start = env.now
             self.working = True
             try:
                 yield env.timeout(work)
                 work = 0.0
             except simpy.Interrupt:
+                self.cutting = False
                 work -= env.now - start
             finally:
                 self.working = False
@@ -734,11 +830,11 @@ class Machine:
         while True:
             yield env.timeout(self.mtbf())
             while self.down:  # a failure put on it is under repair: this one follows
-                yield self.repaired
+                yield self.resumed
             if generation != self.generation:
                 return
             self._fail()
             if self.working:
-                self.proc.interrupt()
+                self._cut()
             yield env.timeout(self.mttr())
             self._repair()

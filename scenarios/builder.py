@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 import simpy
 
+from models.calendar import Shifts
 from models.line import Arrivals, Feeder, Line
-from models.station import Batch, Failures, Preventive, Rework, Setup, Station
+from models.operators import Crew, Pool
+from models.station import Batch, Failures, Machine, Preventive, Rework, Setup, Station
+from models.transport import Conveyor, Trip
 from scenarios import schema
 from twin.changes import Changes
 from twin.distributions import Distribution
@@ -24,20 +27,21 @@ def build(
     changes go to ``changes`` (a fan-out that anyone may subscribe to), or nowhere."""
     streams = Streams(scenario.seed, replication)
     line = Line(env, scenario.warmup, changes)
+    for spec_pool in scenario.operators:
+        pool = Pool(env, spec_pool.id, spec_pool.count, scenario.warmup, line.changes)
+        line.pools[spec_pool.id] = pool
     products = {p.id: p for p in scenario.products}
     entries = {p.route[0] for p in scenario.products} if scenario.saturated else set()
     for spec in scenario.stations:
         visitors = [p for p in products.values() if spec.id in p.route]
         line.add(_station(line, spec, [p.id for p in visitors], streams, spec.id in entries))
     routes = {pid: tuple(line.stations[sid] for sid in p.route) for pid, p in products.items()}
+    _calendars(line, scenario)
     transport = scenario.transport
     if transport is not None:
         if transport.time is not None and transport.time.expected > 0:
             line.default_move = streams.sampler(transport.time, "transport", "time")
-        for move in transport.moves:
-            pair = (move.from_, move.to)
-            draw = streams.sampler(move.time, "transport", f"{move.from_}->{move.to}")
-            line.moves[pair] = draw
+        _transport(line, transport, streams)
     mix = scenario.product_mix()
     arrivals, orders = scenario.arrivals, scenario.orders
     lots = [(x.product, x.lot) for x in orders.sequence] if orders is not None else None
@@ -57,6 +61,39 @@ def build(
     return line
 
 
+def _transport(line: Line, transport: schema.Transport, streams: Streams) -> None:
+    """Moves of their own (timed, or by AGV) and conveyors, by pair of stations."""
+    agv = transport.agv
+    if agv is not None:
+        line.fleet = Pool(line.env, "agv", agv.fleet, line.warmup, line.changes, "agv")
+    for move in transport.moves:
+        pair = (move.from_, move.to)
+        if move.agv:
+            assert line.fleet is not None and agv is not None and move.distance is not None
+            line.moves[pair] = Trip(line.fleet, agv.load, move.distance / agv.speed, agv.unload)
+        else:
+            assert move.time is not None
+            line.moves[pair] = streams.sampler(move.time, "transport", f"{pair[0]}->{pair[1]}")
+    for spec in transport.conveyors:
+        scope = f"{spec.from_}>{spec.to}"
+        conveyor = Conveyor(line.env, scope, spec.capacity, spec.length / spec.speed)
+        line.add_conveyor((spec.from_, spec.to), conveyor)
+
+
+def _calendars(line: Line, scenario: schema.Scenario) -> None:
+    """Stop and start the machines of each station by its calendar: the line's (shared by
+    the stations that follow it), one of its own, or none (``always``)."""
+    shared: list[Machine] = []
+    for spec in scenario.stations:
+        machines = line.stations[spec.id].machines
+        if isinstance(spec.calendar, schema.Calendar):
+            Shifts(line, spec.calendar.week(), machines)
+        elif spec.calendar is None and scenario.calendar is not None:
+            shared.extend(machines)
+    if scenario.calendar is not None and shared:
+        Shifts(line, scenario.calendar.week(), shared)
+
+
 def _station(
     line: Line, spec: schema.Station, visitors: list[str], streams: Streams, entry: bool
 ) -> Station:
@@ -67,6 +104,7 @@ def _station(
     setup = None
     if spec.setup is not None:
         always = spec.setup.when == "always"
+        setter = None if spec.setup.operator is None else line.pools[spec.setup.operator]
         time = spec.setup.time
         if isinstance(time, dict):
             matrix = {
@@ -74,9 +112,9 @@ def _station(
                 for src, row in time.items()
                 for dst, dist in row.items()
             }
-            setup = Setup(always=always, matrix=matrix)
+            setup = Setup(always=always, matrix=matrix, operator=setter)
         else:
-            setup = Setup(streams.sampler(time, spec.id, "setup"), always)
+            setup = Setup(streams.sampler(time, spec.id, "setup"), always, operator=setter)
     failures = None
     if spec.failures is not None:
         failures = Failures(
@@ -97,6 +135,8 @@ def _station(
     scrap = {pid: spec.scrap_of(pid) for pid in visitors}
     b = spec.batch
     batch = None if b is None else Batch(b.size, b.least, b.max_wait)
+    need = spec.crew
+    crew = None if need is None else Crew(line.pools[need.pool], need.load)
     buffer = spec.input_buffer
     if entry and buffer is None:
         buffer = 0  # a saturated entry with an unlimited buffer would hold infinitely many parts
@@ -114,6 +154,7 @@ def _station(
         preventive=preventive,
         rework=rework,
         batch=batch,
+        operator=crew,
     )
 
 

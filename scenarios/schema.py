@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -16,8 +17,10 @@ from pydantic import (
     model_validator,
 )
 
+from models.calendar import DAY, DAYS, Week
 from twin.distributions import Count, Distribution, Duration, PositiveDuration, Real
 from twin.durations import format_duration
+from twin.units import Length, Speed
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 Probability = Annotated[Real, Field(ge=0.0, le=1.0)]
@@ -135,10 +138,99 @@ class Orders(_Model):
 
 class Setup(_Model):
     """A changeover: its duration (one distribution, or a from -> to table of them; a pair
-    not in the table needs no setup), and when it happens."""
+    not in the table needs no setup), when it happens, and which operator pool does it."""
 
     time: SetupTime
     when: Literal["product_change", "always"] = "product_change"
+    operator: Identifier | None = None
+
+
+def _time_of_day(value: Any) -> float:
+    """``"06:00"`` or ``"22:30:15"`` in seconds after midnight (``"24:00"`` ends a day)."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f'a time of day is text like "06:00" (in quotes), got {value!r}')
+    parts = value.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) == 2 for p in parts[1:]):
+        raise ValueError(f'a time of day is HH:MM or HH:MM:SS, like "06:00", got {value!r}')
+    if not parts[0].isdigit() or len(parts[0]) > 2:
+        raise ValueError(f'a time of day is HH:MM or HH:MM:SS, like "06:00", got {value!r}')
+    h, m, sec = (int(p) for p in [*parts, "0"][:3])
+    seconds = h * 3600.0 + m * 60.0 + sec
+    if m > 59 or sec > 59 or seconds > DAY:
+        raise ValueError(f"{value!r} is not a time of day between 00:00 and 24:00")
+    return seconds
+
+
+TimeOfDay = Annotated[float, BeforeValidator(_time_of_day)]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Shift(_Model):
+    """A shift from ``start`` to ``end`` (times of day; an end at or before the start is
+    on the next day: a night shift)."""
+
+    start: TimeOfDay
+    end: TimeOfDay
+
+
+class Break(_Model):
+    """A break at ``start`` (a time of day), every working day, for ``duration``."""
+
+    start: TimeOfDay
+    duration: Annotated[PositiveDuration, Field(lt=DAY)]
+
+
+class Calendar(_Model):
+    """The planned working time: ``shifts`` (none: whole days) on ``days``, less
+    ``breaks``. Simulated time 0 is a Monday at 00:00."""
+
+    days: Annotated[list[Day], Field(min_length=1, max_length=7)] = [
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+    ]
+    shifts: Annotated[list[Shift], Field(max_length=MAX_ITEMS)] = []
+    breaks: Annotated[list[Break], Field(max_length=MAX_ITEMS)] = []
+
+    @field_validator("days")
+    @classmethod
+    def _days_once(cls, days: list[str]) -> list[str]:
+        twice = sorted({d for d in days if days.count(d) > 1})
+        if twice:
+            raise ValueError(f"days named more than once: {', '.join(twice)}")
+        return days
+
+    @model_validator(mode="after")
+    def _works_some_time(self) -> Calendar:
+        try:
+            self.week()
+        except ValueError as exc:
+            raise ValueError(f"{exc}: its breaks cover all of its shifts") from None
+        return self
+
+    def week(self) -> Week:
+        days = [DAYS.index(d) for d in self.days]
+        shifts = [(s.start, s.end) for s in self.shifts] or [(0.0, DAY)]
+        return Week.of(days, shifts, [(b.start, b.duration) for b in self.breaks])
+
+
+class Operators(_Model):
+    """A pool of ``count`` identical operators."""
+
+    id: Identifier
+    count: Annotated[Count, Field(ge=1, le=MAX_SERVERS)]
+
+
+class OperatorNeed(_Model):
+    """An operator of ``pool`` for each part: for its whole process time, or only for its
+    first ``load`` seconds."""
+
+    pool: Identifier
+    load: PositiveDuration | None = None
 
 
 class Failures(_Model):
@@ -214,11 +306,21 @@ class Station(_Model):
     maintenance: Maintenance | None = None
     rework: Rework | None = None
     batch: BatchSpec | None = None
+    # An operator of a pool for each part (the pool's id: for the whole process time).
+    operator: Identifier | OperatorNeed | None = None
+    # The station's working time: the line's calendar (None), its own, or around the clock.
+    calendar: Literal["always"] | Calendar | None = None
     scrap_rate: Annotated[
         Annotated[Probability, Tag("single")]
         | Annotated[dict[Identifier, Probability], Tag("per_product")],
         Discriminator(_per_product_or_single),
     ] = 0.0
+
+    @property
+    def crew(self) -> OperatorNeed | None:
+        """The operator each part needs, in its long form."""
+        need = self.operator
+        return OperatorNeed(pool=need) if isinstance(need, str) else need
 
     def scrap_of(self, product: str) -> float:
         """The scrap rate of ``product`` here (a product not in a table: none)."""
@@ -275,24 +377,81 @@ def _default_products(data: Any) -> Any:
     return data
 
 
-class Move(_Model):
-    """The move from one station to another, when it differs from the default."""
-
+class _Pair(_Model):
     model_config = ConfigDict(
         extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
     )
 
     from_: Identifier = Field(alias="from")
     to: Identifier
-    time: Distribution
+
+
+class Move(_Pair):
+    """The move from one station to another, when it differs from the default: a time, or
+    a trip of ``distance`` by AGV."""
+
+    time: Distribution | None = None
+    agv: bool = False
+    distance: Length | None = None
+
+    @model_validator(mode="after")
+    def _time_or_agv(self) -> Move:
+        if self.agv and self.distance is None:
+            raise ValueError("an AGV move needs its 'distance' (e.g. 40m)")
+        if self.agv and self.time is not None:
+            raise ValueError("give an AGV move a 'distance', not a 'time'")
+        if not self.agv and self.distance is not None:
+            raise ValueError("a 'distance' is for an AGV move: add 'agv: true', or give a 'time'")
+        if not self.agv and self.time is None:
+            raise ValueError("give the move a 'time', or make it an AGV move (agv: true, distance)")
+        return self
+
+
+class Agv(_Model):
+    """The fleet of automated guided vehicles and how they move."""
+
+    fleet: Annotated[Count, Field(ge=1, le=MAX_SERVERS)]
+    speed: Speed
+    load: Duration = 0.0
+    unload: Duration = 0.0
+
+
+class ConveyorSpec(_Pair):
+    """An accumulating conveyor of ``capacity`` parts between two stations."""
+
+    length: Length
+    speed: Speed
+    capacity: Annotated[Count, Field(ge=1, le=100_000)]
 
 
 class Transport(_Model):
-    """Moving parts between stations: ``time`` for every move, unless ``moves`` says
-    otherwise for a pair of stations."""
+    """Moving parts between stations: ``time`` for every move, unless ``moves`` (a time of
+    its own, or an AGV trip) or ``conveyors`` say otherwise for a pair of stations."""
 
     time: Distribution | None = None  # none: moves take no time
+    agv: Agv | None = None
     moves: Annotated[list[Move], Field(max_length=MAX_ITEMS)] = []
+    conveyors: Annotated[list[ConveyorSpec], Field(max_length=MAX_ITEMS)] = []
+
+    @model_validator(mode="after")
+    def _one_way_a_pair(self) -> Transport:
+        seen: dict[tuple[str, str], str] = {}
+        links: list[tuple[str, int, _Pair]] = [("moves", i, m) for i, m in enumerate(self.moves)]
+        links += [("conveyors", i, c) for i, c in enumerate(self.conveyors)]
+        for kind, i, link in links:
+            pair = (link.from_, link.to)
+            if pair in seen:
+                raise FieldError(
+                    (kind, i),
+                    f"{pair[0]} -> {pair[1]} is given twice (first in {seen[pair]}): one way "
+                    "a pair",
+                )
+            seen[pair] = f"{kind}[{i}]"
+            if isinstance(link, Move) and link.agv and self.agv is None:
+                raise FieldError(
+                    (kind, i, "agv"), "an AGV move needs the fleet: give transport.agv"
+                )
+        return self
 
 
 class Scenario(_Model):
@@ -307,6 +466,9 @@ class Scenario(_Model):
     products: Annotated[list[Product], Field(min_length=1, max_length=MAX_ITEMS)]
     arrivals: Arrivals | None = None
     orders: Orders | None = None
+    # The line's planned working time; none: around the clock.
+    calendar: Calendar | None = None
+    operators: Annotated[list[Operators], Field(max_length=MAX_ITEMS)] = []
     transport: Transport | None = None
     stations: Annotated[list[Station], Field(min_length=1, max_length=MAX_ITEMS)]
     economics: Economics = Economics()
@@ -323,6 +485,12 @@ class Scenario(_Model):
     def _unique_stations(cls, stations: list[Station]) -> list[Station]:
         _unique("station", [s.id for s in stations])
         return stations
+
+    @field_validator("operators")
+    @classmethod
+    def _unique_pools(cls, pools: list[Operators]) -> list[Operators]:
+        _unique("operator pool", [p.id for p in pools])
+        return pools
 
     @field_validator("products")
     @classmethod
@@ -379,19 +547,43 @@ class Scenario(_Model):
                         f"station {sid!r} has no process_time for product {product.id!r}, "
                         f"which its route visits",
                     )
+        pools = [p.id for p in self.operators]
         for k, st in enumerate(self.stations):
             self._check_tables(k, st, products)
             if st.rework is not None:
                 self._check_rework(k, st)
+            needs: list[tuple[tuple[str | int, ...], str]] = []
+            if st.crew is not None:
+                path: tuple[str | int, ...] = ("operator",)
+                needs.append(
+                    (path if isinstance(st.operator, str) else (*path, "pool"), st.crew.pool)
+                )
+            if st.setup is not None and st.setup.operator is not None:
+                needs.append((("setup", "operator"), st.setup.operator))
+            for path, pool in needs:
+                if pool not in pools:
+                    raise FieldError(
+                        ("stations", k, *path),
+                        f"station {st.id!r} needs an operator of unknown pool {pool!r}; "
+                        + (
+                            f"pools are: {', '.join(pools)}"
+                            if pools
+                            else "give the pools in 'operators'"
+                        ),
+                    )
         if self.transport is not None:
             pairs = {
                 (p.route[i], p.route[i + 1]) for p in self.products for i in range(len(p.route) - 1)
             }
-            for i, move in enumerate(self.transport.moves):
+            links: list[tuple[str, int, _Pair]] = [
+                ("moves", i, m) for i, m in enumerate(self.transport.moves)
+            ]
+            links += [("conveyors", i, c) for i, c in enumerate(self.transport.conveyors)]
+            for kind, i, move in links:
                 if (move.from_, move.to) not in pairs:
                     shown = ", ".join(f"{a} -> {b}" for a, b in sorted(pairs)) or "none"
                     raise FieldError(
-                        ("transport", "moves", i),
+                        ("transport", kind, i),
                         f"no route moves from {move.from_!r} to {move.to!r}; the moves of "
                         f"the routes are: {shown}",
                     )

@@ -23,7 +23,7 @@ from scipy import integrate
 from models.actions import Refused
 from models.kpi import collect
 from models.line import Line
-from models.station import Machine
+from models.station import STATES, Machine
 from scenarios.builder import build
 from scenarios.loader import load
 from twin.changes import Change
@@ -102,7 +102,7 @@ def test_hold_finishes_the_part_in_hand_and_takes_no_new_one(scenario_file: Writ
     assert st["produced"] == 69.0
     assert seconds_in(line, "B", 1000) == pytest.approx(
         {"busy": 417, "starved": 90, "held": 493, "blocked": 0, "down": 0, "setup": 0,
-         "maintenance": 0}
+         "maintenance": 0, "off": 0, "operator": 0}
     )  # fmt: skip
     states = [(c.time, c.value) for c in changes if c.kind == "state" and c.scope == "B.0"]
     held = states.index((210.0, "held"))
@@ -207,10 +207,7 @@ def test_a_failure_put_on_a_machine_pauses_its_work(
     assert times(changes, "fail") == [fail_at]
     assert times(changes, "repair") == [fail_at + repair]
     assert times(changes, "finish") == [finish, 240.0 if extra else 230.0]
-    assert seconds_in(line, "A", 300) == pytest.approx(
-        dict.fromkeys(("busy", "starved", "blocked", "down", "setup", "held", "maintenance"), 0.0)
-        | spent
-    )
+    assert seconds_in(line, "A", 300) == pytest.approx(dict.fromkeys(STATES, 0.0) | spent)
     assert collect(line, 300)["stations"]["A"]["failures"] == 1.0  # type: ignore[index]
 
 
@@ -245,10 +242,7 @@ def test_a_blocked_machine_fails_and_is_blocked_again_after_repair(
     changes = recorded(line)
     env.run(until=100)
     assert times(changes, "arrive", "B") == [30.0, 80.0]
-    assert seconds_in(line, "A", 100) == pytest.approx(
-        dict.fromkeys(("busy", "starved", "blocked", "down", "setup", "held", "maintenance"), 0.0)
-        | spent
-    )
+    assert seconds_in(line, "A", 100) == pytest.approx(dict.fromkeys(STATES, 0.0) | spent)
 
 
 def test_a_held_machine_can_fail(scenario_file: Write) -> None:

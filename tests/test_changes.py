@@ -7,12 +7,14 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import simpy
+from test_gear_line import GEAR
 
 from models.kpi import collect
 from models.line import Line
 from models.station import STATES
 from scenarios.builder import build
 from scenarios.experiment import run_replication
+from scenarios.loader import loads
 from scenarios.schema import Scenario
 from twin.changes import Change, Changes, Mirror
 
@@ -84,6 +86,23 @@ def test_observing_a_run_does_not_change_it(scenario: Callable[[str], Scenario])
     env.run(until=3 * 3600)
     assert len(seen) > 1000
     assert collect(line, env.now) == run_replication(scenario(LINE), 0)
+
+
+def test_a_snapshot_mirrors_every_change_of_a_real_line_so_far() -> None:
+    """The same on the gear line (shifts, operators, a conveyor, an AGV, a batch furnace):
+    the conveyor's level and the parts on their way are in the snapshot too."""
+    env = simpy.Environment()
+    changes = Changes()
+    early = Mirror()
+    changes.subscribe(early)
+    line = build(env, loads(GEAR, "gear.yaml"), 0, changes)
+    for t in (3600.0, 6.5 * 3600, 10.2 * 3600, 30 * 3600, 80 * 3600):
+        env.run(until=t)
+        late = Mirror()
+        for change in line.snapshot():
+            late.apply(change)
+        assert late == early, t
+        assert late.levels["HOB>SHAVE", "level"] == line.conveyors[0].level
 
 
 def test_a_snapshot_mirrors_every_change_so_far(scenario: Callable[[str], Scenario]) -> None:

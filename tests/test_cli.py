@@ -79,7 +79,7 @@ STATION_FIGURES = (
     "first_pass_yield",
     "bottleneck",
 )
-STATES = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance")
+STATES = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance", "off", "operator")
 
 
 def assert_figure(figure: Any, reps: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -18,7 +19,15 @@ from scenarios.experiment import run_replication
 from scenarios.loader import validate
 from scenarios.schema import Scenario
 
-HOLDING = {STATES.index("busy"), STATES.index("blocked"), STATES.index("setup")}
+HOLDING = {STATES.index(s) for s in ("busy", "blocked", "setup", "operator")}
+# Calendars that change within the first hours of the first day (the horizons are short).
+CALENDARS = [
+    {"shifts": [{"start": "00:00", "end": "00:20"}, {"start": "00:25", "end": "01:30"}]},
+    {
+        "shifts": [{"start": "00:00", "end": "00:50"}, {"start": "00:55", "end": "02:00"}],
+        "breaks": [{"start": "00:05", "duration": 120}, {"start": "00:30", "duration": 300}],
+    },
+]
 BLOCKED = STATES.index("blocked")
 
 
@@ -68,6 +77,14 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
                 "time": draw(st.sampled_from([15, {"dist": "exponential", "mean": 20}, matrix])),
                 "when": draw(st.sampled_from(["product_change", "always"])),
             }
+        if draw(st.integers(0, 2)) == 0:
+            station["operator"] = draw(
+                st.sampled_from(["crew", {"pool": "crew", "load": draw(st.integers(1, 20))}])
+            )
+        if "setup" in station and draw(st.booleans()):
+            station["setup"]["operator"] = "crew"
+        if draw(st.integers(0, 3)) == 0:
+            station["calendar"] = draw(st.sampled_from(["always", CALENDARS[0]]))
         if draw(st.integers(0, 3)) == 0:
             size = draw(st.integers(1, 5))
             station["batch"] = {"size": size, "min": draw(st.integers(1, size)), "max_wait": 30}
@@ -97,11 +114,25 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
         "replications": 1,
         "products": products,
         "stations": stations,
+        "operators": [{"id": "crew", "count": draw(st.integers(1, 2))}],
     }
-    if draw(st.integers(0, 3)) == 0:
-        data["transport"] = {
+    if draw(st.booleans()):
+        data["calendar"] = draw(st.sampled_from(CALENDARS))
+    if draw(st.integers(0, 2)) == 0:
+        transport: dict[str, Any] = {
             "time": draw(st.sampled_from([0, 5, {"dist": "exponential", "mean": 8}]))
         }
+        pairs = sorted({(a, b) for p in products for a, b in itertools.pairwise(p["route"])})
+        if pairs and draw(st.booleans()):
+            a, b = draw(st.sampled_from(pairs))
+            if draw(st.booleans()):
+                transport["agv"] = {"fleet": draw(st.integers(1, 2)), "speed": 1, "load": 3}
+                transport["moves"] = [{"from": a, "to": b, "agv": True, "distance": 20}]
+            else:
+                capacity = draw(st.integers(1, 4))
+                conveyor = {"from": a, "to": b, "length": 6, "speed": 0.5, "capacity": capacity}
+                transport["conveyors"] = [conveyor]
+        data["transport"] = transport
     source = draw(st.sampled_from(["saturated", "arrivals", "orders"]))
     if source == "arrivals":
         arrivals: dict[str, Any] = {"interarrival": {"dist": "exponential", "mean": 40}}
@@ -134,6 +165,9 @@ def parts_present(line: Line, scenario: Scenario) -> int:
         len(m.load) if m.station.batch is not None else m.base in HOLDING for m in machines
     )
     pending = sum(len(s.gate.queue) for s in line.stations.values() if s.gate is not None)
+    # A machine blocked for a vehicle or a place on a conveyor waits there, not at a gate.
+    pending += sum(len(c.slots.queue) for c in line.conveyors)
+    pending += len(line.fleet.resource.queue) if line.fleet is not None else 0
     # Every blocked machine and every saturated feeder holds one pending request of a place;
     # the other pending requests are parts that arrived and wait to enter their first station.
     feeders = len({p.route[0] for p in scenario.products}) if scenario.saturated else 0
@@ -174,7 +208,7 @@ def test_station_figures_add_up(data: dict[str, Any]) -> None:
         assert math.fsum(states.values()) == pytest.approx(1.0, abs=1e-9), states
         assert min(states.values()) >= 0.0, states
         assert figures["good"] <= figures["produced"]
-        planned = states["held"] + states["maintenance"]  # planned stops leave PBT
+        planned = states["held"] + states["maintenance"] + states["off"]  # planned stops leave PBT
         assert figures["availability"] == pytest.approx(states["busy"] / (1.0 - planned))
         if figures["produced"] > 0:
             shares = figures["quality_ratio"] + figures["scrap_ratio"] + figures["rework_ratio"]
@@ -191,6 +225,10 @@ def test_station_figures_add_up(data: dict[str, Any]) -> None:
             assert figures["good"] == figures["produced"]
         if spec.maintenance is None:
             assert states["maintenance"] == 0.0
+        if spec.crew is None and (spec.setup is None or spec.setup.operator is None):
+            assert states["operator"] == 0.0
+        if spec.calendar == "always" or (spec.calendar is None and scenario.calendar is None):
+            assert states["off"] == 0.0
         t = figures["time_s"]
         assert t["pbt"] == pytest.approx(t["aubt"] + t["adot"])
         if t["aubt"] > 0:

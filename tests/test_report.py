@@ -21,7 +21,7 @@ from scenarios.history import SERIES
 from scenarios.loader import loads
 from tests.lines import invoke, priced_pair
 from twin.colours import STATE_COLOURS
-from twin.report import STATE_COLUMNS
+from twin.report import ALL_STATES as STATE_COLUMNS
 from twin.sampling import sample_times
 from twin.stats import Tally
 from viz import chartdata, charts

@@ -1,8 +1,9 @@
 """One colour per machine state, the same in every view: the terminal, charts and 3D.
 
 Busy is green (producing), starved amber (waiting for parts), blocked purple (waiting for
-room downstream), down red (broken), setup blue (changing over), and the decided stops,
-held and maintenance, grey.
+room downstream), down red (broken), setup blue (changing over), waiting for an operator
+brown, and the planned stops, held, maintenance and off (outside the calendar's shifts,
+on a break), grey.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ STATE_COLOURS: dict[str, str] = {
     "setup": "#1f77b4",
     "held": "#7f7f7f",
     "maintenance": "#7f7f7f",
+    "off": "#7f7f7f",
+    "operator": "#8c564b",
 }
 UNKNOWN = "#bbbbbb"
 
@@ -26,6 +29,7 @@ LEGEND: tuple[tuple[str, str], ...] = (
     ("down", STATE_COLOURS["down"]),
     ("setup", STATE_COLOURS["setup"]),
     ("held / planned stop", STATE_COLOURS["held"]),
+    ("waiting for operator", STATE_COLOURS["operator"]),
 )
 
 

@@ -13,6 +13,10 @@ from twin.colours import colour
 from twin.tables import print_table
 
 STATE_COLUMNS = ("busy", "starved", "blocked", "down", "setup", "held", "maintenance")
+# States shown only where some station spends time in them (a line without a calendar or
+# operators would show columns of zeros).
+SOMETIMES_COLUMNS = ("off", "operator")
+ALL_STATES = STATE_COLUMNS + SOMETIMES_COLUMNS
 OEE_COLUMNS = ("availability", "effectiveness", "quality_ratio")
 MORE_COLUMNS = (
     ("utilisation efficiency", "utilisation_efficiency"),
@@ -57,6 +61,10 @@ def line_table(doc: Mapping[str, Any]) -> Table:
         table.add_row(f"lead time {stat} ({unit})", _num(lead[stat], 2, scale))
     table.add_row("WIP (parts, time average)", _num(line["wip"], 2))
     table.add_row("scrap rate (%)", _num(line["scrap_rate"], 2, 100))
+    if "agv_utilisation" in line:
+        table.add_row("AGVs at work (%)", _num(line["agv_utilisation"], 1, 100))
+    for pool, figure in (line.get("operators") or {}).items():
+        table.add_row(f"operators {escape(pool)} at work (%)", _num(figure, 1, 100))
     return table
 
 
@@ -73,7 +81,11 @@ def station_table(doc: Mapping[str, Any]) -> Table:
         "neck: share of replications in which the station was the bottleneck",
     )
     table.add_column("station")
-    for name in STATE_COLUMNS:
+    stations = doc["stations"].values()
+    shown = [*STATE_COLUMNS] + [
+        s for s in SOMETIMES_COLUMNS if any(st["states"].get(s, {}).get("mean") for st in stations)
+    ]
+    for name in shown:
         table.add_column(name, justify="right", header_style=f"bold {colour(name)}")
     for name in ("A", "E", "Q"):
         table.add_column(name, justify="right")
@@ -81,7 +93,7 @@ def station_table(doc: Mapping[str, Any]) -> Table:
     table.add_column("OEE ± (pts)", justify="right")
     table.add_column("neck", justify="right")
     for sid, st in doc["stations"].items():
-        states = [_pct(st["states"][s]) for s in STATE_COLUMNS]
+        states = [_pct(st["states"].get(s, {})) for s in shown]
         oee = [_pct(st[k]) for k in OEE_COLUMNS]
         half = st["oee_index"].get("ci95_halfwidth")
         ci = "-" if half is None else f"{100 * half:.1f}"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.report import STATE_COLUMNS
+from twin.report import ALL_STATES
 from twin.stats import summarize
 
 LOSSES = ("oee", "quality loss", "effectiveness loss", "availability loss")
@@ -45,7 +45,7 @@ def _mean(figure: Mapping[str, Any]) -> float:
 def state_shares(doc: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """Per station, the mean share of observed time in each state (they add up to 1)."""
     return {
-        sid: {state: _mean(st["states"][state]) for state in STATE_COLUMNS}
+        sid: {state: _mean(st["states"].get(state, {})) for state in ALL_STATES}
         for sid, st in doc["stations"].items()
     }
 

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from twin.colours import STATE_COLOURS
-from twin.report import STATE_COLUMNS
+from twin.report import ALL_STATES
 from viz.chartdata import (
     HEADLINE,
     HEADLINE_SCALE,
@@ -30,8 +30,8 @@ from viz.chartdata import (
 )
 
 DPI = 100
-# The planned stops share their grey; maintenance is hatched to tell it from held.
-HATCH = {"maintenance": "///"}
+# The planned stops share their grey; maintenance and off are hatched to tell them from held.
+HATCH = {"maintenance": "///", "off": "..."}
 LOSS_COLOURS = {
     "oee": "#006d77",
     "quality loss": "#8c564b",
@@ -66,7 +66,7 @@ def states(models: Sequence[tuple[str, Mapping[str, Mapping[str, float]]]]) -> F
     for ax, (label, shares) in zip(axes, models, strict=True):
         names = list(shares)[::-1]
         left = np.zeros(len(names))
-        for state in STATE_COLUMNS:
+        for state in ALL_STATES:
             widths = np.nan_to_num([100 * shares[sid][state] for sid in names])
             ax.barh(
                 names,
@@ -84,9 +84,9 @@ def states(models: Sequence[tuple[str, Mapping[str, Mapping[str, float]]]]) -> F
         ax.set_title(label, loc="left", fontsize=10)
     handles = [
         Patch(facecolor=STATE_COLOURS[s], hatch=HATCH.get(s), edgecolor="white", label=s)
-        for s in STATE_COLUMNS
+        for s in ALL_STATES
     ]
-    fig.legend(handles=handles, loc="outside upper center", ncols=len(STATE_COLUMNS))
+    fig.legend(handles=handles, loc="outside upper center", ncols=5)
     return fig
 
 
