@@ -1,12 +1,14 @@
 """Moving parts between stations by vehicle or conveyor (a plain timed move is a draw).
 
 An AGV move (:class:`Trip`) waits for a free vehicle of the fleet; the machine stays
-blocked until one comes. The vehicle loads the part, drives the distance, unloads it at
-the next station's door and drives back empty: load + drive + unload + drive, all the
-vehicle's time. A :class:`Conveyor` is an accumulating buffer of ``capacity`` parts, each
-taking ``cross`` seconds to reach its end, where it waits for room at the next station;
-a full conveyor blocks the machine before it. Either way, a part waits at the door of the
-next station, as a carried part does, once it has arrived.
+blocked until one comes. The vehicle loads the part, drives the distance, waits there
+(loaded) for a place at the next station, unloads the part into it and drives back
+empty: load + drive + unload + drive, and any wait, all the vehicle's time. A
+:class:`Conveyor` is an accumulating buffer of ``capacity`` parts, each taking ``cross``
+seconds to reach its end, where it waits for room at the next station; a full conveyor
+blocks the machine before it. So vehicles and conveyors hold a bounded number of parts,
+and a full line blocks back through them; a timed move (a draw) holds any number, each
+waiting at the next station's door.
 """
 
 from __future__ import annotations
@@ -72,18 +74,22 @@ def carry(
 def drive(
     line: Line, part: Part, src: str, nxt: Station, trip: Trip, vehicle: Request
 ) -> Generator[Any, Any, None]:
-    """An AGV's move: load, drive, unload at the door of ``nxt``; then the part waits for a
-    place there while the vehicle drives back."""
+    """An AGV's move: load, drive, wait (loaded) for a place at ``nxt``, unload into it,
+    drive back."""
     env = line.env
     _leave(line, part, src, nxt)
-    yield env.timeout(trip.load + trip.drive + trip.unload)
+    yield env.timeout(trip.load + trip.drive)
+    token = None
+    if nxt.gate is not None:
+        line.moving -= 1  # waiting for a place, as a part at the door does
+        token = nxt.gate.request()
+        yield token
+        line.moving += 1
+    yield env.timeout(trip.unload)  # the part holds its place there while it is unloaded
     line.moving -= 1
-    env.process(_back(trip, vehicle))
-    yield from door(part, nxt)
-
-
-def _back(trip: Trip, vehicle: Request) -> Generator[Any, Any, None]:
-    yield trip.fleet.env.timeout(trip.drive)
+    part.token = token
+    nxt.receive(part)
+    yield env.timeout(trip.drive)
     trip.fleet.release(vehicle)
 
 

@@ -4,7 +4,9 @@ It is generated from the pydantic models of :mod:`scenarios.schema`, so it canno
 what ``twin validate`` accepts, with three corrections where pydantic's default would refuse
 what the loader accepts:
 
-- durations accept their strings (``"90s"``, ``"2h"``) as well as numbers of seconds;
+- durations accept their strings (``"90s"``, ``"2h"``) as well as numbers of seconds, and
+  distances and speeds theirs (``"40m"``, ``"1m/s"``) as well as numbers;
+- times of day are strings (``"06:00"``);
 - distributions accept their short forms (a bare number or duration string, a constant) as
   well as the mappings tagged with ``dist``, and a mapping must carry its ``dist`` tag;
 - ``products`` may be left out (one product then visits every station in order).
@@ -20,9 +22,10 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from scenarios.schema import _PARAMS, Scenario
+from scenarios.schema import _PARAMS, Scenario, _time_of_day
 from twin.distributions import DIST_NAMES, _tagged
 from twin.durations import UNITS, parse_duration
+from twin.units import LENGTHS, SPEEDS, parse_length, parse_speed
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -38,6 +41,23 @@ _DURATION_STRING: JsonSchemaValue = {
 }
 
 
+_TIME_OF_DAY: JsonSchemaValue = {
+    "type": "string",
+    "pattern": r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*$",
+    "description": "a time of day, HH:MM or HH:MM:SS (e.g. '06:00'), in quotes",
+}
+
+
+def _with_unit(units: dict[str, float], example: str) -> JsonSchemaValue:
+    names = sorted(units, key=len, reverse=True)
+    pattern = r"^\s*(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*(" + "|".join(names) + r")?\s*$"
+    return {
+        "type": "string",
+        "pattern": pattern.replace("/", "\\/"),
+        "description": f"a number with a unit: {', '.join(units)} (e.g. '{example}')",
+    }
+
+
 class _ScenarioSchema(GenerateJsonSchema):
     """Pydantic's generator, taught the string forms that the loader's validators accept."""
 
@@ -49,6 +69,13 @@ class _ScenarioSchema(GenerateJsonSchema):
             return self._duration(schema)
         if function is _tagged:
             return self._distribution(schema)
+        if function is _time_of_day:
+            return dict(_TIME_OF_DAY)
+        if function in (parse_length, parse_speed):
+            units, example = (LENGTHS, "40m") if function is parse_length else (SPEEDS, "1m/s")
+            return {
+                "anyOf": [{"type": "number", "exclusiveMinimum": 0}, _with_unit(units, example)]
+            }
         return super().function_before_schema(schema)
 
     def _duration(self, schema: core_schema.BeforeValidatorFunctionSchema) -> JsonSchemaValue:

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PlainSerializer,
     Tag,
     field_validator,
     model_validator,
@@ -161,7 +162,20 @@ def _time_of_day(value: Any) -> float:
     return seconds
 
 
-TimeOfDay = Annotated[float, BeforeValidator(_time_of_day)]
+def format_time_of_day(seconds: float) -> str:
+    """Seconds after midnight as ``"HH:MM"`` (``"HH:MM:SS"`` when there are seconds)."""
+    h, rest = divmod(round(seconds), 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
+
+
+# Seconds after midnight inside, the text it was written as outside (a resolved scenario
+# that is stored or patched reads back as the same time of day).
+TimeOfDay = Annotated[
+    float,
+    BeforeValidator(_time_of_day),
+    PlainSerializer(format_time_of_day, return_type=str),
+]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 

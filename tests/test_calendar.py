@@ -197,3 +197,17 @@ def test_a_bad_calendar_is_refused_naming_the_field(
         return
     with pytest.raises(ScenarioError, match=message):
         scenario(text)
+
+
+def test_a_resolved_calendar_reads_back_as_written(scenario: Callable[[str], Scenario]) -> None:
+    """Stored results and retrofit patches dump the scenario and read it back: times of day
+    go out as the text they came in as (``"22:30:15"``), so the calendar is unchanged."""
+    text = LITTLE.replace('{start: "12:00", duration: 30min}', '{start: "22:30:15", duration: 1h}')
+    model = scenario(text)
+    dumped = model.model_dump(mode="json", by_alias=True)
+    assert dumped["calendar"]["breaks"][0]["start"] == "22:30:15"
+    assert dumped["calendar"]["shifts"][0] == {"start": "06:00", "end": "22:00"}
+    again = Scenario.model_validate(dumped)
+    assert again == model
+    # The break falls after the shift: it takes nothing off the 6 x 16 h.
+    assert again.calendar is not None and again.calendar.week().hours == pytest.approx(6 * 16)

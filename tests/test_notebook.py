@@ -42,12 +42,12 @@ def test_the_notebook_loads_the_demo_with_its_overrides(executed: dict[str, str]
 
 
 def test_the_notebook_prints_the_demo_throughput(executed: dict[str, str]) -> None:
-    """The run cell prints a throughput near the demo's 48-50 good rings an hour."""
+    """The run cell prints a throughput near the demo's 35-40 good rings an hour."""
     match = re.search(
         r"throughput ([\d.]+) ± ([\d.]+) good parts/h over 3 replications", executed["run"]
     )
     assert match is not None, executed["run"]
-    assert 40 < float(match.group(1)) < 60
+    assert 25 < float(match.group(1)) < 50
     assert 0 < float(match.group(2)) < 10
 
 
