@@ -7,10 +7,9 @@ from collections.abc import Callable
 from itertools import groupby
 
 import simpy
-from test_theory import assert_agrees, simulate
+from test_theory import assert_flows, simulate
 
 from scenarios.builder import build
-from scenarios.experiment import run_replication
 from scenarios.schema import Scenario
 from twin.changes import Change, Changes
 
@@ -101,14 +100,5 @@ def test_a_failing_batch_line_keeps_littles_law_and_its_parts(
 ) -> None:
     """A furnace that fails as one machine, partial batches after 30 min: every part
     accounted for; WIP = throughput x lead time (Little's law); all that enters leaves."""
-    model = scenario(POISSON)
-    result = simulate(model)
-    line = result["line"]
-    assert_agrees(line["throughput_per_hour"], 20.0, rel=0.03)
-    wip = line["wip"]["mean"]
-    little = line["throughput_per_hour"]["mean"] / 3600.0 * line["lead_time_s"]["mean"]["mean"]
-    assert abs(wip - little) <= 0.05 * wip
-    kpis = run_replication(model, 0)
-    parts = kpis["line"]["parts"]
-    assert parts["created"] == parts["finished"] + parts["scrapped"] + parts["in_system"]
+    kpis = assert_flows(scenario(POISSON), 20.0, little=0.05)
     assert kpis["stations"]["HT"]["failures"] > 5

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import simpy
-from test_theory import assert_agrees, simulate
+from test_theory import assert_agrees, assert_flows, simulate
 
 from models.calendar import DAY, WEEK, Week
 from scenarios.builder import build
@@ -157,18 +157,7 @@ def test_a_line_on_shifts_keeps_littles_law_and_its_parts(
 ) -> None:
     """Parts arrive around the clock, two of three stations work 93 h of the week: all
     that enters leaves (15 parts/h), WIP = throughput x lead time, every part accounted for."""
-    model = scenario(LITTLE)
-    result = simulate(model)
-    line = result["line"]
-    assert_agrees(line["throughput_per_hour"], 15.0, rel=0.03)
-    wip = line["wip"]["mean"]
-    little = line["throughput_per_hour"]["mean"] / 3600.0 * line["lead_time_s"]["mean"]["mean"]
-    assert abs(wip - little) <= 0.03 * wip
-    kpis = run_replication(model, 0)
-    parts = kpis["line"]["parts"]
-    assert parts["created"] == parts["finished"] + parts["scrapped"] + parts["in_system"]
-    for st in kpis["stations"].values():
-        assert sum(st["states"].values()) == pytest.approx(1.0)
+    assert_flows(scenario(LITTLE), 15.0)
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from test_theory import assert_agrees, simulate
+from test_theory import assert_agrees, assert_flows, simulate
 
-from scenarios.experiment import run_replication
 from scenarios.schema import Scenario
 from twin.errors import ScenarioError
 
@@ -139,18 +138,7 @@ def test_a_line_with_operators_keeps_littles_law_and_its_parts(
 ) -> None:
     """All that enters leaves (72 parts/h); WIP = throughput x lead time; every part is
     accounted for; state shares add up to 1."""
-    model = scenario(LITTLE)
-    result = simulate(model)
-    line = result["line"]
-    assert_agrees(line["throughput_per_hour"], 72.0, rel=0.03)
-    wip = line["wip"]["mean"]
-    little = line["throughput_per_hour"]["mean"] / 3600.0 * line["lead_time_s"]["mean"]["mean"]
-    assert abs(wip - little) <= 0.03 * wip
-    kpis = run_replication(model, 0)
-    parts = kpis["line"]["parts"]
-    assert parts["created"] == parts["finished"] + parts["scrapped"] + parts["in_system"]
-    for st in kpis["stations"].values():
-        assert sum(st["states"].values()) == pytest.approx(1.0)
+    kpis = assert_flows(scenario(LITTLE), 72.0)
     assert 0.0 < kpis["line"]["operators"]["crew"] < 1.0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from scenarios.catalog import load_scenario
-from scenarios.experiment import run
+from scenarios.experiment import run, run_replication
 from scenarios.loader import loads
 from scenarios.overrides import override
 from scenarios.schema import Scenario
@@ -39,6 +39,23 @@ def assert_agrees(fig: Figure, theory: float, rel: float, floor: float = 0.005) 
     found = f"simulated {mean:.6g} ± {half:.3g}, theory {theory:.6g}"
     assert error <= max(3.0 * half, floor * abs(theory)), f"{found}: outside 3 CI half-widths"
     assert error <= rel * abs(theory), f"{found}: off by more than {rel:.1%}"
+
+
+def assert_flows(model: Scenario, rate: float, little: float = 0.03) -> dict[str, Any]:
+    """A line with arrivals: all that enters leaves (``rate`` parts/h); WIP = throughput x
+    lead time (Little's law) within ``little``; replication 0 accounts for every part and
+    each station's state shares add up to 1. Returns replication 0's figures."""
+    line = simulate(model)["line"]
+    assert_agrees(line["throughput_per_hour"], rate, rel=0.03)
+    wip = line["wip"]["mean"]
+    flow = line["throughput_per_hour"]["mean"] / 3600.0 * line["lead_time_s"]["mean"]["mean"]
+    assert abs(wip - flow) <= little * wip, (wip, flow)
+    kpis = run_replication(model, 0)
+    parts = kpis["line"]["parts"]
+    assert parts["created"] == parts["finished"] + parts["scrapped"] + parts["in_system"]
+    for st in kpis["stations"].values():
+        assert sum(st["states"].values()) == pytest.approx(1.0)
+    return kpis
 
 
 def mm1_text(interarrival: float, service: float) -> str:

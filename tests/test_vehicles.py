@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from test_theory import assert_agrees, simulate
+from test_transport import TANDEM as MOVED
 
 from scenarios.experiment import run_replication
 from scenarios.schema import Scenario
@@ -45,22 +46,11 @@ def test_the_vehicles_cycle_limits_the_rate(
     assert a["blocked"]["mean"] == pytest.approx(1.0 - a["busy"]["mean"], abs=1e-3)
 
 
-TANDEM = """\
-name: conveyed
-seed: 12
-horizon: 300000
-warmup: 3000
-replications: 8
-arrivals: {interarrival: {dist: exponential, mean: 60s}}
-transport:
-  conveyors:
-    - {from: M1, to: M2, length: 24m, speed: 0.2m/s, capacity: 1000}
-stations:
-  - id: M1
-    process_time: {dist: exponential, mean: 40s}
-  - id: M2
-    process_time: {dist: exponential, mean: 30s}
-"""
+# The tandem of test_transport, its move of 2 min now a conveyor's crossing.
+TANDEM = MOVED.replace(
+    "  time: 2min\n",
+    "  conveyors:\n    - {from: M1, to: M2, length: 24m, speed: 0.2m/s, capacity: 1000}\n",
+)
 
 
 def test_a_conveyor_adds_its_crossing_time_to_the_lead_time(
