@@ -22,7 +22,8 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from scenarios.schema import _PARAMS, Scenario, _time_of_day
+from scenarios.calendars import _time_of_day
+from scenarios.schema import _PARAMS, Scenario
 from twin.distributions import DIST_NAMES, _tagged
 from twin.durations import UNITS, parse_duration
 from twin.units import LENGTHS, SPEEDS, parse_length, parse_speed

@@ -54,7 +54,7 @@ class _Loader(yaml.SafeLoader):
     stack.
     """
 
-    yaml_implicit_resolvers = {  # noqa: RUF012 (PyYAML reads it from the class)
+    yaml_implicit_resolvers = {
         first: [
             (tag, _resolver(tag, regexp)) for tag, regexp in resolvers if tag != _TAG + "timestamp"
         ]

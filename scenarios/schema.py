@@ -5,59 +5,39 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    PlainSerializer,
-    Tag,
-    field_validator,
-    model_validator,
-)
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from models.calendar import DAY, DAYS, Week
+from scenarios.calendars import Calendar
+from scenarios.fields import (
+    MAX_EVENTS,
+    MAX_ITEMS,
+    MAX_REPLICATIONS,
+    MAX_RETROFITS,
+    MAX_SERVERS,
+    FieldError,
+    Identifier,
+    Lasting,
+    Model,
+    Money,
+    Probability,
+)
+from scenarios.transport import Transport, _Pair
 from twin.distributions import Count, Distribution, Duration, PositiveDuration, Real
 from twin.durations import format_duration
-from twin.units import Length, Speed
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
-Probability = Annotated[Real, Field(ge=0.0, le=1.0)]
-Money = Annotated[Real, Field(ge=0)]
-
-# Bounds that keep a run finite in memory and time (docs/scenario-format.md, "Input limits").
-MAX_SERVERS = 1000
-MAX_REPLICATIONS = 10_000
-MAX_EVENTS = 10**9
-MAX_ITEMS = 1000  # stations, products, stations on a route
-MAX_RETROFITS = 50
-
-
-def _advances_time(dist: Any) -> Any:
-    if dist.expected <= 0:
-        raise ValueError(
-            "must have a positive mean: with only zero durations the clock would never move "
-            "and the run would not end"
-        )
-    return dist
-
-
-# A distribution whose draws must, on average, move the clock forward.
-Lasting = Annotated[Distribution, AfterValidator(_advances_time)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class FieldError(ValueError):
-    """A cross-field problem, with the path (inside the scenario) of the field at fault."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
+# What other modules take from here (the pieces that live in scenarios.fields,
+# scenarios.calendars and scenarios.transport among them).
+__all__ = [
+    "MAX_EVENTS",
+    "MAX_REPLICATIONS",
+    "Calendar",
+    "FieldError",
+    "Retrofit",
+    "Scenario",
+    "Station",
+    "Transport",
+    "workload",
+]
 
 
 def _per_product_or_single(value: Any) -> str:
@@ -77,14 +57,14 @@ ProcessTime = Annotated[
 ]
 
 
-class Product(_Model):
+class Product(Model):
     """A product and the stations it visits, in order."""
 
     id: Identifier
     route: Annotated[list[Identifier], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
-class Arrivals(_Model):
+class Arrivals(Model):
     """How parts arrive. Without ``interarrival`` the line is saturated (never starved)."""
 
     product: Identifier | None = None
@@ -122,14 +102,14 @@ SetupTime = Annotated[
 ]
 
 
-class Lot(_Model):
+class Lot(Model):
     """``lot`` parts of ``product``, released together."""
 
     product: Identifier
     lot: Annotated[Count, Field(ge=1, le=1_000_000)]
 
 
-class Orders(_Model):
+class Orders(Model):
     """Lots released in the order of ``sequence``, cyclically: a whole lot at once every
     ``interarrival``, or, without it, each part as soon as the first station has room."""
 
@@ -137,7 +117,7 @@ class Orders(_Model):
     interarrival: Lasting | None = None
 
 
-class Setup(_Model):
+class Setup(Model):
     """A changeover: its duration (one distribution, or a from -> to table of them; a pair
     not in the table needs no setup), when it happens, and which operator pool does it."""
 
@@ -146,100 +126,14 @@ class Setup(_Model):
     operator: Identifier | None = None
 
 
-def _time_of_day(value: Any) -> float:
-    """``"06:00"`` or ``"22:30:15"`` in seconds after midnight (``"24:00"`` ends a day)."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f'a time of day is text like "06:00" (in quotes), got {value!r}')
-    parts = value.strip().split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) == 2 for p in parts[1:]):
-        raise ValueError(f'a time of day is HH:MM or HH:MM:SS, like "06:00", got {value!r}')
-    if not parts[0].isdigit() or len(parts[0]) > 2:
-        raise ValueError(f'a time of day is HH:MM or HH:MM:SS, like "06:00", got {value!r}')
-    h, m, sec = (int(p) for p in [*parts, "0"][:3])
-    seconds = h * 3600.0 + m * 60.0 + sec
-    if m > 59 or sec > 59 or seconds > DAY:
-        raise ValueError(f"{value!r} is not a time of day between 00:00 and 24:00")
-    return seconds
-
-
-def format_time_of_day(seconds: float) -> str:
-    """Seconds after midnight as ``"HH:MM"`` (``"HH:MM:SS"`` when there are seconds)."""
-    h, rest = divmod(round(seconds), 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
-
-
-# Seconds after midnight inside, the text it was written as outside (a resolved scenario
-# that is stored or patched reads back as the same time of day).
-TimeOfDay = Annotated[
-    float,
-    BeforeValidator(_time_of_day),
-    PlainSerializer(format_time_of_day, return_type=str),
-]
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-class Shift(_Model):
-    """A shift from ``start`` to ``end`` (times of day; an end at or before the start is
-    on the next day: a night shift)."""
-
-    start: TimeOfDay
-    end: TimeOfDay
-
-
-class Break(_Model):
-    """A break at ``start`` (a time of day), every working day, for ``duration``."""
-
-    start: TimeOfDay
-    duration: Annotated[PositiveDuration, Field(lt=DAY)]
-
-
-class Calendar(_Model):
-    """The planned working time: ``shifts`` (none: whole days) on ``days``, less
-    ``breaks``. Simulated time 0 is a Monday at 00:00."""
-
-    days: Annotated[list[Day], Field(min_length=1, max_length=7)] = [
-        "mon",
-        "tue",
-        "wed",
-        "thu",
-        "fri",
-        "sat",
-        "sun",
-    ]
-    shifts: Annotated[list[Shift], Field(max_length=MAX_ITEMS)] = []
-    breaks: Annotated[list[Break], Field(max_length=MAX_ITEMS)] = []
-
-    @field_validator("days")
-    @classmethod
-    def _days_once(cls, days: list[str]) -> list[str]:
-        twice = sorted({d for d in days if days.count(d) > 1})
-        if twice:
-            raise ValueError(f"days named more than once: {', '.join(twice)}")
-        return days
-
-    @model_validator(mode="after")
-    def _works_some_time(self) -> Calendar:
-        try:
-            self.week()
-        except ValueError as exc:
-            raise ValueError(f"{exc}: its breaks cover all of its shifts") from None
-        return self
-
-    def week(self) -> Week:
-        days = [DAYS.index(d) for d in self.days]
-        shifts = [(s.start, s.end) for s in self.shifts] or [(0.0, DAY)]
-        return Week.of(days, shifts, [(b.start, b.duration) for b in self.breaks])
-
-
-class Operators(_Model):
+class Operators(Model):
     """A pool of ``count`` identical operators."""
 
     id: Identifier
     count: Annotated[Count, Field(ge=1, le=MAX_SERVERS)]
 
 
-class OperatorNeed(_Model):
+class OperatorNeed(Model):
     """An operator of ``pool`` for each part: for its whole process time, or only for its
     first ``load`` seconds."""
 
@@ -247,7 +141,7 @@ class OperatorNeed(_Model):
     load: PositiveDuration | None = None
 
 
-class Failures(_Model):
+class Failures(Model):
     """Breakdowns of each machine of a station."""
 
     mtbf: Lasting
@@ -255,7 +149,7 @@ class Failures(_Model):
     basis: Literal["operating", "calendar"] = "operating"
 
 
-class Maintenance(_Model):
+class Maintenance(Model):
     """Preventive maintenance by age (age replacement)."""
 
     every: PositiveDuration
@@ -263,7 +157,7 @@ class Maintenance(_Model):
     duration: Lasting
 
 
-class Rework(_Model):
+class Rework(Model):
     """Defective parts sent back to station ``to`` (this one or an earlier one on the route)
     to repeat their route from there; scrapped after ``max`` reworks (none: no limit)."""
 
@@ -280,7 +174,7 @@ class Rework(_Model):
         return rate.get(product, 0.0) if isinstance(rate, dict) else rate
 
 
-class BatchSpec(_Model):
+class BatchSpec(Model):
     """Each machine processes up to ``size`` parts at once, with one process time."""
 
     size: Annotated[Count, Field(ge=1, le=10_000)]
@@ -299,7 +193,7 @@ class BatchSpec(_Model):
         return self.size if self.min is None else self.min
 
 
-class Station(_Model):
+class Station(Model):
     """A station: ``servers`` identical machines behind an input buffer."""
 
     id: Identifier
@@ -342,7 +236,7 @@ class Station(_Model):
         return rate.get(product, 0.0) if isinstance(rate, dict) else rate
 
 
-class Economics(_Model):
+class Economics(Model):
     """Money: what a good part earns, what a scrapped one costs, and how time is valued."""
 
     currency: str = "CNY"
@@ -354,7 +248,7 @@ class Economics(_Model):
     horizon_years: Annotated[Real | None, Field(gt=0, le=100)] = None
 
 
-class Retrofit(_Model):
+class Retrofit(Model):
     """A named patch over the scenario, with its costs. ``core`` marks the "1" of "1+N"."""
 
     id: Identifier
@@ -373,7 +267,7 @@ FLOOR = 1000.0
 Metres = Annotated[Real, Field(ge=-FLOOR, le=FLOOR)]
 
 
-class Placement(_Model):
+class Placement(Model):
     """Where a station stands on the floor plan (metres) and which way it faces (degrees,
     counter-clockwise; 0 means parts flow along +x, left to right)."""
 
@@ -391,84 +285,7 @@ def _default_products(data: Any) -> Any:
     return data
 
 
-class _Pair(_Model):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
-    )
-
-    from_: Identifier = Field(alias="from")
-    to: Identifier
-
-
-class Move(_Pair):
-    """The move from one station to another, when it differs from the default: a time, or
-    a trip of ``distance`` by AGV."""
-
-    time: Distribution | None = None
-    agv: bool = False
-    distance: Length | None = None
-
-    @model_validator(mode="after")
-    def _time_or_agv(self) -> Move:
-        if self.agv and self.distance is None:
-            raise ValueError("an AGV move needs its 'distance' (e.g. 40m)")
-        if self.agv and self.time is not None:
-            raise ValueError("give an AGV move a 'distance', not a 'time'")
-        if not self.agv and self.distance is not None:
-            raise ValueError("a 'distance' is for an AGV move: add 'agv: true', or give a 'time'")
-        if not self.agv and self.time is None:
-            raise ValueError("give the move a 'time', or make it an AGV move (agv: true, distance)")
-        return self
-
-
-class Agv(_Model):
-    """The fleet of automated guided vehicles and how they move."""
-
-    fleet: Annotated[Count, Field(ge=1, le=MAX_SERVERS)]
-    speed: Speed
-    load: Duration = 0.0
-    unload: Duration = 0.0
-
-
-class ConveyorSpec(_Pair):
-    """An accumulating conveyor of ``capacity`` parts between two stations."""
-
-    length: Length
-    speed: Speed
-    capacity: Annotated[Count, Field(ge=1, le=100_000)]
-
-
-class Transport(_Model):
-    """Moving parts between stations: ``time`` for every move, unless ``moves`` (a time of
-    its own, or an AGV trip) or ``conveyors`` say otherwise for a pair of stations."""
-
-    time: Distribution | None = None  # none: moves take no time
-    agv: Agv | None = None
-    moves: Annotated[list[Move], Field(max_length=MAX_ITEMS)] = []
-    conveyors: Annotated[list[ConveyorSpec], Field(max_length=MAX_ITEMS)] = []
-
-    @model_validator(mode="after")
-    def _one_way_a_pair(self) -> Transport:
-        seen: dict[tuple[str, str], str] = {}
-        links: list[tuple[str, int, _Pair]] = [("moves", i, m) for i, m in enumerate(self.moves)]
-        links += [("conveyors", i, c) for i, c in enumerate(self.conveyors)]
-        for kind, i, link in links:
-            pair = (link.from_, link.to)
-            if pair in seen:
-                raise FieldError(
-                    (kind, i),
-                    f"{pair[0]} -> {pair[1]} is given twice (first in {seen[pair]}): one way "
-                    "a pair",
-                )
-            seen[pair] = f"{kind}[{i}]"
-            if isinstance(link, Move) and link.agv and self.agv is None:
-                raise FieldError(
-                    (kind, i, "agv"), "an AGV move needs the fleet: give transport.agv"
-                )
-        return self
-
-
-class Scenario(_Model):
+class Scenario(Model):
     """A production line and how to simulate it."""
 
     name: Annotated[str, Field(min_length=1)]
