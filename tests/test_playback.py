@@ -167,3 +167,19 @@ def test_the_drawing_agrees_with_the_levels_of_the_gear_line() -> None:
         assert on_belt == frame.levels.get(belt.scope, 0)
         trips += len(frame.vehicles)
     assert trips > 50
+
+
+def test_a_batch_stands_in_rows_on_its_machine() -> None:
+    """Sixty parts in the furnace stand in rows and a few layers on its top, not in one
+    column; a part alone on a machine sits in the middle of its top."""
+    _, floor, means = _gear()
+    play = Playback(floor, transit=0.0, plant=means)
+    play.change(Change(0.0, "SHAVE.0", "start", 1, "G1"))
+    for part in range(100, 160):
+        play.change(Change(0.0, "HT.0", "start", part, "G1"))
+    parts = play.frame(1.0).parts
+    alone = parts[parts[:, 0] < floor.place("HT").x - 3]
+    assert np.allclose(alone, [[*floor.place("SHAVE").machines[0], MACHINE_TOP]])
+    batch = parts[parts[:, 0] > floor.place("HT").x - 3]
+    assert len(batch) == 60 and len({(x, y) for x, y, _ in batch.tolist()}) == 12
+    assert batch[:, 2].min() == MACHINE_TOP and batch[:, 2].max() < MACHINE_TOP + 1.5

@@ -23,7 +23,7 @@ from twin.cli import app
 from twin.colours import LEGEND
 from viz.plant import plant
 from viz.play import BELT_TOP, LIFT, Frame, Playback
-from viz.scene import PART, VEHICLE, Scene
+from viz.scene import BELT, PART, VEHICLE, Scene
 
 pytestmark = pytest.mark.usefixtures("rendering")
 
@@ -242,3 +242,24 @@ def test_the_overlay_counts_operators_and_vehicles_at_work(
         f"loader {frame.levels['operators.loader']}/2 at work",
         f"AGVs {frame.levels.get('agv', 0)}/2 on a trip",
     ]
+
+
+def test_twin_render_draws_the_gear_line_of_the_docs(tmp_path: Path) -> None:
+    """docs/examples/gear.yaml is the gear line; `twin render` of it at 34 h (Tuesday's
+    10:00 break) draws its conveyor's belt, its machines on the calendar grey and the
+    furnace not."""
+    path = Path(__file__).parents[1] / "docs" / "examples" / "gear.yaml"
+    model = loads(path.read_text(encoding="utf-8"), "gear.yaml")
+    assert model == loads(GEAR, "gear.yaml")
+    out = tmp_path / "gear.png"
+    result = CliRunner().invoke(app, ["render", str(path), "--at", "34h", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    image = imageio.imread(out)
+    floor = layout(model)
+    scene = Scene(floor, model.name, plant=plant(model, floor))
+    pixels = {s: scene.project(front_of(floor, s)) for s in ("HOB.0", "SHAVE.0", "GRIND.1", "HT.0")}
+    scene.close()
+    assert count(image, BELT) > 300
+    for scope in ("HOB.0", "SHAVE.0", "GRIND.1"):
+        assert share_near(image, pixels[scope], "off") > 0.8, scope
+    assert share_near(image, pixels["HT.0"], "off") == 0.0

@@ -92,7 +92,9 @@ def states(models: Sequence[tuple[str, Mapping[str, Mapping[str, float]]]]) -> F
         Patch(facecolor=STATE_COLOURS[s], hatch=HATCH.get(s), edgecolor="white", label=s)
         for s in shown
     ]
-    fig.legend(handles=handles, loc="outside upper center", ncols=5)
+    fig.legend(
+        handles=handles, loc="outside upper center", ncols=len(shown) if len(shown) <= 7 else 5
+    )
     return fig
 
 

@@ -146,8 +146,10 @@ class Playback:
             elif scope in self._trips:
                 points += self._on_trip(self._trips[scope], parts, now)
             else:
+                slots = [self._slot(scope, rank, len(parts)) for rank in range(len(parts))]
                 points += [
-                    self._moving(scope, rank, part, now) for rank, (_, part) in enumerate(parts)
+                    self._moving(slot, part, now)
+                    for slot, (_, part) in zip(slots, parts, strict=True)
                 ]
         return Frame(
             time=now,
@@ -160,9 +162,10 @@ class Playback:
             vehicles=self._vehicles(now),
         )
 
-    def _moving(self, scope: str, rank: int, part: int, now: float) -> tuple[float, float, float]:
-        """A part's place in its scope, on its way there for ``transit`` seconds."""
-        target = self._slot(scope, rank)
+    def _moving(
+        self, target: tuple[float, float, float], part: int, now: float
+    ) -> tuple[float, float, float]:
+        """A part at ``target``, on its way there for ``transit`` seconds."""
         where = self._parts[part]
         done = (now - where.since) / self.transit if self.transit > 0 else 1.0
         if done < 1.0:
@@ -219,11 +222,13 @@ class Playback:
                 self._ways[scope] = None
         return self._ways[scope]
 
-    def _slot(self, scope: str, rank: int) -> tuple[float, float, float]:
-        x, y, z = self._anchor(scope)
-        if z >= MACHINE_TOP:  # on a machine: one part, a second (rare) stacks on it
-            return x, y, z + rank * RACK_SLOT
-        return _grid((x, y, z), rank)
+    def _slot(self, scope: str, rank: int, count: int) -> tuple[float, float, float]:
+        """The place of the ``rank``-th of ``count`` parts at ``scope``: a part alone on a
+        machine sits in the middle of its top; a batch, and parts waiting, stand in rows."""
+        anchor = self._anchor(scope)
+        if anchor[2] >= MACHINE_TOP and count == 1:
+            return anchor
+        return _grid(anchor, rank)
 
 
 def _grid(centre: tuple[float, float, float], rank: int) -> tuple[float, float, float]:
