@@ -18,7 +18,7 @@ from scenarios.schema import Scenario
 from tests.test_gear_line import GEAR
 from twin.changes import Change, Changes, Mirror
 from viz.plant import Plant, plant
-from viz.play import BELT_TOP, FLOOR_PART, LIFT, MACHINE_TOP, VEHICLE_TOP, Playback
+from viz.play import BELT_TOP, LIFT, MACHINE_TOP, VEHICLE_TOP, Playback
 
 LINE = """\
 name: two steps
@@ -132,24 +132,32 @@ def test_parts_cross_a_conveyor_and_queue_at_its_end() -> None:
 
 
 def test_a_part_rides_its_agv_which_drives_back_empty() -> None:
-    """An AGV move of 40 m at 1 m/s with 30 s to load and to unload: the part sits on the
-    vehicle at the start while loading, halfway at 50 s, at the end until 100 s, then waits
-    at the next station's door while the vehicle drives back, home at 140 s."""
+    """An AGV move of 40 m at 1 m/s with 30 s to load: the part sits on the vehicle at the
+    start while loading, halfway at 50 s, at the next station from 70 s for as long as it
+    waits for a place and is unloaded; once it enters the station the vehicle drives back
+    empty, home 40 s later. A view that joins with the part on its way finds the vehicle
+    at the next station."""
     _, floor, means = _gear()
     trip = means.trips[0]
-    assert (trip.scope, trip.drive, trip.cycle) == ("SHAVE>HT", 40.0, 140.0)
-    play = Playback(floor, plant=means)
+    assert (trip.scope, trip.load, trip.drive) == ("SHAVE>HT", 30.0, 40.0)
+    play = Playback(floor, transit=0.0, plant=means)
     play.change(Change(1000.0, trip.scope, "move", 9, "G1"))
     start, end = np.asarray(trip.start), np.asarray(trip.end)
-    carried = {1010.0: start, 1050.0: (start + end) / 2, 1090.0: end}
+    carried = {1010.0: start, 1050.0: (start + end) / 2, 1090.0: end, 1500.0: end}
     for time, where in carried.items():
         frame = play.frame(time)
         assert np.allclose(frame.parts, [[*where, VEHICLE_TOP + LIFT]])
         assert np.allclose(frame.vehicles[:, :2], [where])
-    back = play.frame(1120.0)
-    assert back.parts[0, 2] == pytest.approx(FLOOR_PART)
-    assert np.allclose(back.vehicles[:, :2], [start + (end - start) / 2])
-    assert play.frame(1140.0).vehicles.shape == (0, 3)
+    play.change(Change(1600.0, "HT", "arrive", 9, "G1"))
+    back = play.frame(1620.0)
+    assert np.allclose(back.parts[0, :2], floor.place("HT").rack, atol=0.6)
+    assert np.allclose(back.vehicles[:, :2], [(start + end) / 2])
+    assert play.frame(1640.0).vehicles.shape == (0, 3)
+    late = Playback(floor, transit=0.0, plant=means)  # joins with the part on its way
+    late.sync({}, {9: (trip.scope, "G1")})
+    assert np.allclose(late.frame(1200.0).vehicles[:, :2], [end])
+    late.change(Change(1600.0, "HT", "arrive", 9, "G1"))
+    assert np.allclose(late.frame(1620.0).vehicles[:, :2], [(start + end) / 2])
 
 
 def test_the_drawing_agrees_with_the_levels_of_the_gear_line() -> None:

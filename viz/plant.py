@@ -5,6 +5,10 @@ A move from station A to station B runs along a *way*: from A's exit (just downs
 its machines) to B's entry (just upstream of its rack, or of its machines when it has no
 rack). A conveyor is a belt along its way, an AGV drives its way there and back, and a part
 on a plain timed move is drawn halfway along its way.
+
+An AGV waits loaded at the next station until its part has a place there (the models'
+rule): it is drawn there, with its part, until the part enters the station, then drives
+back empty.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ class Belt:
 
 @dataclass(frozen=True)
 class Trip:
-    """The AGV move at ``scope`` (``A>B``): a vehicle loads at ``start`` for ``load``
-    seconds, drives to ``end`` in ``drive``, unloads in ``unload`` and drives back empty."""
+    """The AGV move at ``scope`` (``A>B``): a vehicle loads its part at ``start`` for
+    ``load`` seconds, drives to ``end`` in ``drive``, waits there loaded for a place at B,
+    unloads the part into it (``unload``) and drives back empty in ``drive``."""
 
     scope: str
     start: Point
@@ -44,22 +49,21 @@ class Trip:
     drive: float
     unload: float
 
-    @property
-    def cycle(self) -> float:
-        return self.load + 2.0 * self.drive + self.unload
-
-    def where(self, elapsed: float) -> tuple[Point, bool]:
-        """The vehicle's place ``elapsed`` seconds into the trip, and whether it still
-        carries its part (loading, driving there, unloading)."""
-        there = self.load + self.drive
+    def loaded(self, elapsed: float) -> Point:
+        """Where the vehicle is ``elapsed`` seconds after its part set off: at the start
+        while loading, on its way, then at the end (waiting for a place, unloading)."""
         if elapsed < self.load:
-            return self.start, True
-        if elapsed < there:
-            return _along(self.start, self.end, (elapsed - self.load) / self.drive), True
-        if elapsed < there + self.unload:
-            return self.end, True
-        back = (elapsed - there - self.unload) / self.drive if self.drive > 0 else 1.0
-        return _along(self.end, self.start, min(back, 1.0)), False
+            return self.start
+        if elapsed < self.load + self.drive:
+            return _along(self.start, self.end, (elapsed - self.load) / self.drive)
+        return self.end
+
+    def back(self, elapsed: float) -> Point | None:
+        """Where the vehicle is ``elapsed`` seconds after it left its part at the end, on
+        its way back; None once it is back."""
+        if elapsed >= self.drive:
+            return None
+        return _along(self.end, self.start, elapsed / self.drive)
 
     @property
     def heading(self) -> float:

@@ -7,9 +7,9 @@ over ``transit`` simulated seconds), the AGVs on a trip and the headline counts.
 
 With the line's :class:`~viz.plant.Plant`, a part on a conveyor moves along the belt as it
 crosses (``length / speed``) and queues at its end behind the parts ahead of it; a part on
-an AGV move rides its vehicle (loading, driving, unloading), then waits at the next
-station's door while the vehicle drives back empty. A part on any other move stands
-halfway along its way.
+an AGV move rides its vehicle (loading, driving, waiting for a place at the next station,
+unloading), and once it enters the station the vehicle drives back empty. A part on any
+other move stands halfway along its way.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ class Frame:
 
 
 @dataclass
+class _Drive:
+    """An AGV on a trip: set off at ``start`` with its part; left it at ``back`` (None:
+    still carrying it)."""
+
+    trip: Trip
+    start: float
+    part: int
+    back: float | None = None
+
+
+@dataclass
 class _Whereabouts:
     scope: str
     since: float
@@ -73,7 +84,7 @@ class Playback:
         self.plant = plant or Plant()
         self._belts = {belt.scope: belt for belt in self.plant.belts}
         self._trips = {trip.scope: trip for trip in self.plant.trips}
-        self._driving: list[tuple[Trip, float]] = []  # AGVs on a trip: the trip, its start
+        self._driving: list[_Drive] = []  # AGVs on a trip
         self.time = 0.0
         self.states: dict[str, str] = {}
         self.levels: dict[str, int] = {}
@@ -96,7 +107,13 @@ class Playback:
             old = known.get(part)
             if old is None or old.scope != scope:
                 old = _Whereabouts(scope, -1e300, self._anchor(scope))
+                if scope in self._trips:  # its vehicle has arrived, as far as we know
+                    self._drive(_Drive(self._trips[scope], old.since, part))
             self._parts[part] = old
+        for drive in self._driving:  # a part that left its vehicle while we were away
+            where = self._parts.get(drive.part)
+            if drive.back is None and (where is None or where.scope != drive.trip.scope):
+                drive.back = self.time
 
     def apply(self, changes: Iterable[Change]) -> None:
         for change in changes:
@@ -112,19 +129,30 @@ class Playback:
             old = self._parts.get(part)
             came_from = self._entry if old is None else self._anchor(old.scope)
             self._parts[part] = _Whereabouts(scope, time, came_from)
-            if kind == "move" and scope in self._trips:
-                self._drive(self._trips[scope], time)
+            if old is not None and old.scope in self._trips:
+                self._unload(part, time)
+            if scope in self._trips:
+                self._drive(_Drive(self._trips[scope], time, part))
         elif kind in DEPARTURES:
+            self._unload(part, time)
             self._parts.pop(part, None)
             if kind == "finish":
                 self.good += 1
             else:
                 self.scrapped += 1
 
-    def _drive(self, trip: Trip, start: float) -> None:
-        """A vehicle sets off; the trips that ended are forgotten."""
-        self._driving = [(t, s) for t, s in self._driving if self.time - s < t.cycle]
-        self._driving.append((trip, start))
+    def _drive(self, drive: _Drive) -> None:
+        """A vehicle sets off; those back from their trips are forgotten."""
+        self._driving = [
+            d for d in self._driving if d.back is None or self.time - d.back < d.trip.drive
+        ]
+        self._driving.append(drive)
+
+    def _unload(self, part: int, time: float) -> None:
+        """The vehicle carrying ``part`` left it at the next station: it drives back."""
+        for drive in self._driving:
+            if drive.part == part and drive.back is None:
+                drive.back = time
 
     def _level(self, scope: str, kind: str, value: Value) -> None:
         if kind == "state":
@@ -176,25 +204,20 @@ class Playback:
     def _on_trip(
         self, trip: Trip, parts: list[tuple[float, int]], now: float
     ) -> list[tuple[float, float, float]]:
-        """Parts on an AGV move: on their vehicle, else waiting at the next station's door."""
-        out = []
-        waiting = 0
-        for since, _ in parts:
-            (x, y), loaded = trip.where(now - since)
-            if loaded:
-                out.append((x, y, VEHICLE_TOP + LIFT))
-            else:
-                out.append(_grid((*trip.end, FLOOR_PART), waiting))
-                waiting += 1
-        return out
+        """Parts on an AGV move: on their vehicle, loading, driving or at the next station."""
+        return [(*trip.loaded(now - since), VEHICLE_TOP + LIFT) for since, _ in parts]
 
     def _vehicles(self, now: float) -> np.ndarray:
         """Each AGV on a trip: where it is and which way it faces."""
         rows = []
-        for trip, start in self._driving:
-            if 0.0 <= now - start < trip.cycle:
-                (x, y), _ = trip.where(now - start)
-                rows.append((x, y, trip.heading))
+        for drive in self._driving:
+            trip = drive.trip
+            if drive.back is None or now < drive.back:
+                where: Point | None = trip.loaded(now - drive.start)
+            else:
+                where = trip.back(now - drive.back)
+            if where is not None:
+                rows.append((*where, trip.heading))
         return np.asarray(rows, dtype=float).reshape(-1, 3)
 
     def _anchor(self, scope: str) -> tuple[float, float, float]:
@@ -202,8 +225,8 @@ class Playback:
             return self._anchors[scope]
         if scope in self._belts:  # a part leaves a conveyor from its end
             return (*self._belts[scope].end, BELT_TOP + LIFT)
-        if scope in self._trips:  # ... and an AGV move from the next station's door
-            return (*self._trips[scope].end, FLOOR_PART)
+        if scope in self._trips:  # ... and an AGV move from its vehicle at the next station
+            return (*self._trips[scope].end, VEHICLE_TOP + LIFT)
         if ">" in scope:  # on the way between two stations: halfway
             ends = self._way(scope)
             if ends is not None:
