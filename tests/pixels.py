@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from scenarios.layout import Layout
-from twin.colours import rgb
+from twin.colours import colour
 
 
 def distance(image: np.ndarray, state: str) -> np.ndarray:
-    """Per pixel, how far its colour is from a state's colour (0: the same)."""
-    target = np.asarray(rgb(state), dtype=float)
+    """Per pixel, how far its colour is from a state's colour, or from a colour given as
+    ``#rrggbb`` (0: the same)."""
+    code = state.lstrip("#") if state.startswith("#") else colour(state).lstrip("#")
+    target = np.asarray([int(code[i : i + 2], 16) for i in (0, 2, 4)], dtype=float)
     return np.abs(image[..., :3].astype(float) - target).max(axis=-1)
 
 
@@ -23,7 +25,7 @@ def share_near(image: np.ndarray, pixel: tuple[int, int], state: str, radius: in
 
 
 def count(image: np.ndarray, state: str, tolerance: float = 12) -> int:
-    """How many pixels show a state's colour."""
+    """How many pixels show a state's colour (or a ``#rrggbb`` colour)."""
     return int((distance(image, state) <= tolerance).sum())
 
 

@@ -20,6 +20,7 @@ from scenarios.experiment import record_replication, run, run_replication
 from scenarios.history import SERIES
 from scenarios.loader import loads
 from tests.lines import invoke, priced_pair
+from tests.test_gear_line import GEAR
 from twin.colours import STATE_COLOURS
 from twin.report import ALL_STATES as STATE_COLUMNS
 from twin.sampling import sample_times
@@ -158,6 +159,95 @@ def test_the_state_bars_are_the_runs_shares(kept: dict[str, Path]) -> None:
             assert bar.get_facecolor()[:3] == pytest.approx(_rgb(STATE_COLOURS[state]))
     for sid in stations:
         assert sum(shares[sid].values()) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def gear_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gear line (shifts, operators, an AGV, a conveyor) kept by `twin run --out` over
+    three days, two replications, with its report written."""
+    root = tmp_path_factory.mktemp("gear")
+    text = GEAR.replace("horizon: 7d", "horizon: 3d").replace("replications: 5", "replications: 2")
+    (root / "gear.yaml").write_text(text, encoding="utf-8")
+    out = root / "run"
+    result = invoke("run", str(root / "gear.yaml"), "--workers", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = invoke("report", str(out))
+    assert report.exit_code == 0, report.output
+    return out
+
+
+class _Rows(HTMLParser):
+    """The cells of each row of one table of a page, as text."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__()
+        self.ident, self.inside, self.rows = ident, False, list[list[str]]()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.inside = dict(attrs).get("id") == self.ident
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self.inside and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+
+def test_the_report_of_a_line_with_operators_and_agvs_shows_them_at_work(
+    gear_run: Path,
+) -> None:
+    """The page's line table has a row for the AGVs and one per operator pool: their mean
+    share of time at work ± its CI, in %, as results.json has them."""
+    doc = json.loads((gear_run / "results.json").read_text(encoding="utf-8"))
+    page = _Rows("table-line")
+    page.feed((gear_run / "report.html").read_text(encoding="utf-8"))
+    rows = dict(row for row in page.rows if len(row) == 2)
+    line = doc["line"]
+    wanted = {"AGVs at work (%)": line["agv_utilisation"]}
+    wanted |= {
+        f"operators {pool} at work (%)": line["operators"][pool] for pool in ("setter", "loader")
+    }
+    for name, figure in wanted.items():
+        mean, half = 100 * figure["mean"], 100 * figure["ci95_halfwidth"]
+        assert 0 < mean < 100, name
+        assert rows[name] == f"{mean:.1f} ± {half:.1f}", name
+
+
+def test_the_state_bars_show_time_off_shift_and_waiting_for_operators(
+    gear_run: Path, kept: dict[str, Path]
+) -> None:
+    """The stations on shifts have a dotted grey 'off' bar as long as their share off shift,
+    the furnace none; HOB a brown 'operator' bar; both are in the legend, which a line
+    without calendar or operators leaves out."""
+    doc = read(gear_run).models[0].doc
+    shares = chartdata.state_shares(doc)
+    fig = charts.states([("run", shares)])
+    names = list(shares)[::-1]
+    bars = fig.axes[0].patches
+    for state in ("off", "operator"):
+        i = list(STATE_COLUMNS).index(state)
+        drawn = {sid: bars[i * len(names) + j] for j, sid in enumerate(names)}
+        for sid, bar in drawn.items():
+            assert bar.get_width() == pytest.approx(
+                100 * doc["stations"][sid]["states"][state]["mean"]
+            )
+            assert bar.get_facecolor()[:3] == pytest.approx(_rgb(STATE_COLOURS[state]))
+        assert drawn["HOB"].get_width() > 0
+        if state == "off":
+            assert drawn["HT"].get_width() == 0 and drawn["GRIND"].get_width() > 30
+            assert drawn["GRIND"].get_hatch() == "..."
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[-2:] == ["off", "operator"]
+    plain = charts.states([("run", chartdata.state_shares(read(kept["run"]).models[0].doc))])
+    legend = [t.get_text() for t in plain.legends[0].get_texts()]
+    assert "off" not in legend and "operator" not in legend and "held" in legend
 
 
 def _rgb(code: str) -> tuple[float, ...]:

@@ -1019,6 +1019,7 @@ def render_command(
     from scenarios.layout import layout
     from scenarios.playback import Simulation
     from viz.movie import write_png
+    from viz.plant import plant
     from viz.play import Playback
     from viz.scene import Scene
 
@@ -1032,9 +1033,10 @@ def render_command(
         _user_error(exc)
     _rendering()
     floor = layout(model)
-    play = Playback(floor)
+    means = plant(model, floor)
+    play = Playback(floor, plant=means)
     play.apply(Simulation(model).advance(moment))
-    scene = Scene(floor, model.name)
+    scene = Scene(floor, model.name, plant=means)
     image = scene.image(play.frame(moment))
     scene.close()
     write_png(out_path, image)
@@ -1070,6 +1072,7 @@ def animate_command(
     from scenarios.layout import layout
     from scenarios.playback import Simulation
     from viz.movie import MovieWriter, TraceSource, check_movie_path, frames, moments, transit
+    from viz.plant import plant
 
     try:
         model = _planned(_load(scenario, None, seed, horizon, None), plan)
@@ -1090,13 +1093,16 @@ def animate_command(
         check_movie_path("--out", out_path)
         _writable("--out", out_path)
         lines: list[Any] = []
+        floor = layout(model)
         if trace is not None:
-            lines.append((TraceSource(trace), layout(model), model.name))
+            lines.append((TraceSource(trace), floor, model.name, plant(model, floor)))
         else:
-            lines.append((Simulation(model), layout(model), "baseline" if compare else model.name))
+            title = "baseline" if compare else model.name
+            lines.append((Simulation(model), floor, title, plant(model, floor)))
         if compare is not None:
             other = _planned(model, compare)
-            lines.append((Simulation(other), layout(other), compare))
+            beside = layout(other)
+            lines.append((Simulation(other), beside, compare, plant(other, beside)))
     except TwinError as exc:
         _user_error(exc)
     _rendering()
@@ -1135,6 +1141,7 @@ def view_command(
     from scenarios.layout import layout
     from viz.live import follow, mirrored_layout
     from viz.movie import FORMATS, MovieWriter, write_png
+    from viz.plant import plant
     from viz.scene import Scene
 
     try:
@@ -1157,8 +1164,9 @@ def view_command(
     with ExitStack() as stack:
         # With the scenario at hand the scene is built before connecting: a server that
         # waits for its viewer starts its clock at once.
-        scene = None if model is None else Scene(layout(model), model.name, window=window)
-        if scene is not None:
+        if model is not None:
+            floor = layout(model)
+            scene = Scene(floor, model.name, window=window, plant=plant(model, floor))
             stack.callback(scene.close)
         try:
             client = stack.enter_context(_client(connect, control, key, server_key))
@@ -1167,7 +1175,7 @@ def view_command(
         client.timeout = waiting
         stack.enter_context(_following())
         client.sync()
-        if scene is None:
+        if model is None:
             name = str((client.birth or {}).get("scenario", ""))
             scene = Scene(mirrored_layout(client.mirror.levels), name, window=window)
             stack.callback(scene.close)

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from twin.colours import STATE_COLOURS
-from twin.report import ALL_STATES
+from twin.report import ALL_STATES, SOMETIMES_COLUMNS, STATE_COLUMNS
 from viz.chartdata import (
     HEADLINE,
     HEADLINE_SCALE,
@@ -82,11 +82,19 @@ def states(models: Sequence[tuple[str, Mapping[str, Mapping[str, float]]]]) -> F
         ax.set_xlim(0, 100)
         ax.set_xlabel("share of observed time (%)")
         ax.set_title(label, loc="left", fontsize=10)
+    # Off and operator only where some station spends time in them, as the terminal does.
+    shown = [*STATE_COLUMNS] + [
+        s
+        for s in SOMETIMES_COLUMNS
+        if any(st.get(s, 0.0) > 0 for _, shares in models for st in shares.values())
+    ]
     handles = [
         Patch(facecolor=STATE_COLOURS[s], hatch=HATCH.get(s), edgecolor="white", label=s)
-        for s in ALL_STATES
+        for s in shown
     ]
-    fig.legend(handles=handles, loc="outside upper center", ncols=5)
+    fig.legend(
+        handles=handles, loc="outside upper center", ncols=len(shown) if len(shown) <= 7 else 5
+    )
     return fig
 
 

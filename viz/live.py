@@ -89,7 +89,7 @@ def follow(
 ) -> Iterator[tuple[Frame, np.ndarray]]:
     """Each picture of the live line with the frame it shows, ``fps`` per wall second,
     until the run ends (one last picture then) or ``until`` wall seconds have passed."""
-    play = Playback(scene.layout, transit=0.0)
+    play = Playback(scene.layout, transit=0.0, plant=scene.plant)
     mirror = client.mirror
     play.sync(mirror.levels, mirror.parts)
     play.time = mirror.time

@@ -20,6 +20,7 @@ from scenarios.layout import Layout
 from twin.changes import Change
 from twin.errors import UsageError
 from twin.trace import SCHEMA
+from viz.plant import Plant
 from viz.play import Playback
 from viz.scene import SIZE, Scene
 
@@ -112,18 +113,18 @@ def transit(fps: float, speed: float) -> float:
 
 
 def frames(
-    lines: Sequence[tuple[Source, Layout, str]],
+    lines: Sequence[tuple[Source, Layout, str, Plant]],
     times: Sequence[float],
     moving: float,
 ) -> Iterator[np.ndarray]:
-    """The pictures of ``lines`` (source, layout, title) at ``times``, side by side."""
+    """The pictures of ``lines`` (source, layout, title, plant) at ``times``, side by side."""
     size = SIZE if len(lines) == 1 else (SIZE[0] * 3 // 4, SIZE[1])
-    scenes = [Scene(layout, title, size) for _, layout, title in lines]
-    plays = [Playback(layout, moving) for _, layout, _ in lines]
+    scenes = [Scene(floor, title, size, plant=plant) for _, floor, title, plant in lines]
+    plays = [Playback(floor, moving, plant) for _, floor, _, plant in lines]
     try:
         for time in times:
             images = []
-            for (source, _, _), play, scene in zip(lines, plays, scenes, strict=True):
+            for (source, *_), play, scene in zip(lines, plays, scenes, strict=True):
                 play.apply(source.advance(time))
                 images.append(scene.image(play.frame(time)))
             for image in images[:-1]:

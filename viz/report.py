@@ -125,8 +125,9 @@ def _details(page: _Page, run: RunDir) -> None:
             "states",
             "Time in each state per station",
             "Mean share of observed time (after the warm-up) in each machine state, over "
-            "replications; all machines of a station together. Held and maintenance are "
-            "planned stops (maintenance hatched).",
+            "replications; all machines of a station together. Held, maintenance and off "
+            "(outside the calendar's working time) are planned stops, in grey (maintenance "
+            "hatched, off dotted); operator is waiting for an operator of the station's pool.",
             lambda: charts.states(shares),
         ),
     )

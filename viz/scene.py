@@ -1,5 +1,6 @@
 """The 3D scene of a line, drawn offscreen: machines in their state's colour, racks showing
-their fill, parts on the move, the clock and headline figures, and the colour legend.
+their fill, conveyors and the AGVs on a trip, parts on the move, the clock, headline figures
+and operators at work, and the colour legend.
 
 Every actor is made once, in :class:`Scene`; :meth:`Scene.draw` only changes colours,
 points and text in place (the PyVista way to animate), so a frame costs one render.
@@ -16,7 +17,8 @@ from scenarios.layout import Layout
 from twin.colours import LEGEND, rgb
 from twin.durations import format_duration
 from viz.offscreen import plotter
-from viz.play import MACHINE_TOP, Frame
+from viz.plant import Plant
+from viz.play import BELT_TOP, MACHINE_TOP, VEHICLE_TOP, Frame
 
 SIZE = (1024, 576)  # pixels: a multiple of 16 both ways, as video encoders want
 MACHINE_SIDE = 1.7  # metres
@@ -30,6 +32,15 @@ BACKGROUND = "#f7f7f5"
 PART = "#3b3b3b"
 IDLE = "starved"  # a machine's state before its first change
 ELEVATION = 55.0  # degrees: the camera looks down on the floor from the front
+BELT_WIDTH = 0.7  # metres
+SLAT = 0.25  # metres between the slats drawn across a belt
+BELT = "#c9d1d9"  # a belt's surface: light, for the dark parts on it to stand out
+BELT_FRAME = "#56616b"
+VEHICLE = "#17becf"  # an AGV: cyan, no state's colour
+VEHICLE_SIZE = (1.1, 0.8)  # metres along and across its way
+POOL = "operators."  # the scope of an operator pool's level: operators.<pool>
+FLEET = "agv"  # the scope of the AGVs' level (vehicles on a trip)
+MAX_VEHICLES = 50  # AGVs drawn at once at most (a larger fleet is shown by its count)
 
 
 class Scene:
@@ -41,15 +52,19 @@ class Scene:
         title: str = "",
         size: tuple[int, int] = SIZE,
         window: bool = False,
+        plant: Plant | None = None,
     ) -> None:
         import pyvista as pv
 
         self.layout = layout
+        self.plant = plant or Plant()
         self.plotter = plotter(size, window)
         self.plotter.set_background(BACKGROUND)
         self._floor(pv)
         self._machines(pv)
         self._racks(pv)
+        self._belts(pv)
+        self._vehicles(pv)
         self._labels(pv)
         self.parts = pv.PolyData(np.zeros((1, 3)))
         self.parts_actor = self.plotter.add_mesh(
@@ -148,6 +163,58 @@ class Scene:
         self.fill_points = np.array(self.fill_mesh.points)
         self.plotter.add_mesh(self.fill_mesh, color="#8fb3d9", opacity=0.45)
 
+    def _belts(self, pv: Any) -> None:
+        """Every conveyor as a belt from its start to its end on a dark frame, slats
+        across it: one static mesh each for the frames and the belts."""
+        frames: list[Any] = []
+        belts: list[Any] = []
+        for belt in self.plant.belts:
+            (ax, ay), (bx, by) = belt.start, belt.end
+            length = max(math.hypot(bx - ax, by - ay), 0.1)
+            heading = math.degrees(math.atan2(by - ay, bx - ax))
+            centre = ((ax + bx) / 2, (ay + by) / 2)
+            frames.append(
+                pv.Cube(
+                    center=(*centre, BELT_TOP / 2),
+                    x_length=length,
+                    y_length=BELT_WIDTH,
+                    z_length=BELT_TOP - 0.02,
+                ).rotate_z(heading, point=(*centre, 0))
+            )
+            belts.append(
+                pv.Plane(
+                    center=(*centre, BELT_TOP),
+                    i_size=length,
+                    j_size=BELT_WIDTH * 0.9,
+                    i_resolution=max(1, round(length / SLAT)),
+                    j_resolution=1,
+                ).rotate_z(heading, point=(*centre, 0))
+            )
+        if not belts:
+            return
+        self.plotter.add_mesh(pv.merge(frames), color=BELT_FRAME)
+        self.plotter.add_mesh(
+            pv.merge(belts), color=BELT, lighting=False, show_edges=True, edge_color="#8a949e"
+        )
+
+    def _vehicles(self, pv: Any) -> None:
+        """One actor per AGV of the fleet, hidden until it drives: a frame moves and turns
+        the ones on a trip."""
+        along, across = VEHICLE_SIZE
+        self.vehicles = []
+        for _ in range(min(self.plant.fleet, MAX_VEHICLES)):
+            body = pv.Cube(
+                center=(0.0, 0.0, VEHICLE_TOP / 2 + 0.03),
+                x_length=along,
+                y_length=across,
+                z_length=VEHICLE_TOP - 0.06,
+            )
+            actor = self.plotter.add_mesh(
+                body, color=VEHICLE, lighting=False, show_edges=True, edge_color="#0b5d66"
+            )
+            actor.visibility = False
+            self.vehicles.append(actor)
+
     def _labels(self, pv: Any) -> None:
         """Each station's name painted on the floor beside it, on the side of its flow
         that faces the camera (in front of a line that runs left to right): one static
@@ -207,7 +274,14 @@ class Scene:
         if len(frame.parts):
             self.parts.copy_from(_points(frame.parts))
         self.parts_actor.visibility = bool(len(frame.parts))
-        self.clock.input = overlay(frame)
+        for k, actor in enumerate(self.vehicles):
+            shown = k < len(frame.vehicles)
+            if shown:
+                x, y, heading = frame.vehicles[k]
+                actor.position = (x, y, 0.0)
+                actor.orientation = (0.0, 0.0, heading)
+            actor.visibility = shown
+        self.clock.input = overlay(frame, self.plant)
 
     def image(self, frame: Frame | None = None) -> np.ndarray:
         """The picture (height x width x 3, 0-255) of ``frame``, or of the last drawn."""
@@ -229,13 +303,27 @@ class Scene:
         self.plotter.close()
 
 
-def overlay(frame: Frame) -> str:
-    """The clock and the headline figures, as the view prints them."""
-    return (
-        f"t = {_clock(frame.time)}\n"
-        f"good parts {frame.good:,}   scrapped {frame.scrapped:,}\n"
-        f"WIP {frame.wip:,}   throughput {frame.throughput:,.1f} /h"
-    )
+def overlay(frame: Frame, plant: Plant | None = None) -> str:
+    """The clock and the headline figures, as the view prints them, then a line for each
+    operator pool and for the AGVs: how many are at work (of how many, when known)."""
+    lines = [
+        f"t = {_clock(frame.time)}",
+        f"good parts {frame.good:,}   scrapped {frame.scrapped:,}",
+        f"WIP {frame.wip:,}   throughput {frame.throughput:,.1f} /h",
+    ]
+    plant = plant or Plant()
+    counts = dict(plant.pools)
+    known = (s.removeprefix(POOL) for s in frame.levels if s.startswith(POOL))
+    pools = [*counts, *sorted(p for p in known if p not in counts)]
+    for pool in pools:
+        lines.append(f"{pool} {_of(frame.levels.get(POOL + pool, 0), counts.get(pool))} at work")
+    if plant.fleet or FLEET in frame.levels:
+        lines.append(f"AGVs {_of(frame.levels.get(FLEET, 0), plant.fleet or None)} on a trip")
+    return "\n".join(lines)
+
+
+def _of(level: int, count: int | None) -> str:
+    return f"{level}" if count is None else f"{level}/{count}"
 
 
 def _clock(seconds: float) -> str:
