@@ -526,10 +526,11 @@ class Machine:
             if st.batch is not None:
                 yield from self._batch(part, st.batch)
                 continue
+            now = env.now
             if changes.live:
-                changes(env.now, st.buffer_scope, "level", -1, len(items))
-            if env.now >= warmup:
-                st.waited += env.now - part.arrived
+                changes(now, st.buffer_scope, "level", -1, len(items))
+            if now >= warmup:
+                st.waited += now - part.arrived
                 st.started += 1
             product = part.product
             if st.setup is not None:
@@ -555,7 +556,9 @@ class Machine:
                 yield from self._work(work)
             else:
                 yield from self._attended(work, crew, staff)
-            self._aged(work)
+            self.worked += work
+            if st.preventive is not None:
+                self._aged(st.preventive)
             ideal = st.ideal_cycle[product]
             if not (st.plain and direct):
                 yield from self._done(part, ideal)
@@ -584,16 +587,10 @@ class Machine:
             st.release()
             nxt.receive(part)
 
-    def _aged(self, work: float) -> None:
-        """``work`` seconds of processing done: on the operating basis, order the policy's
-        maintenance once the machine's age reaches it."""
-        self.worked += work
-        policy = self.station.preventive
-        if (
-            policy is not None
-            and policy.basis == "operating"
-            and self.operating_age() >= policy.every
-        ):
+    def _aged(self, policy: Preventive) -> None:
+        """After processing (``worked`` counts it): on the operating basis, order the
+        policy's maintenance once the machine's age reaches it."""
+        if policy.basis == "operating" and self.operating_age() >= policy.every:
             self._due(policy)
 
     def _changeover(self, setup: Setup, product: str) -> Generator[Any, Any, None]:
@@ -661,7 +658,9 @@ class Machine:
             yield from self._work(work)
         else:
             yield from self._attended(work, crew, staff)
-        self._aged(work)
+        self.worked += work
+        if st.preventive is not None:
+            self._aged(st.preventive)
         ideal = st.ideal_cycle[product] / batch.size  # a full batch in the ideal cycle
         while parts:  # each part passed on in turn; those not yet out stay on the machine
             self.part = parts[0]
