@@ -209,8 +209,8 @@ def peak_memory(fn: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-def same_path(a: Run, b: Run) -> bool:
-    return a.events == b.events and a.throughput == b.throughput and a.lead_time == b.lead_time
+def same_figures(a: Run, b: Run) -> bool:
+    return a.throughput == b.throughput and a.lead_time == b.lead_time
 
 
 def fmt_horizon(seconds: float) -> str:
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     memory = {h: (peak_memory(twins[h]), peak_memory(raws[h])) for h in horizons}
 
     header = (
-        f"{'horizon':>8} {'events':>10} {'twin s':>8} {'raw s':>8} {'ratio':>6} "
+        f"{'horizon':>8} {'twin ev':>10} {'raw ev':>10} {'twin s':>8} {'raw s':>8} {'ratio':>6} "
         f"{'twin ev/s':>10} {'raw ev/s':>10} {'twin peak':>10} {'raw peak':>10}"
     )
     print()
@@ -295,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         twin, raw = timed[h].twin, timed[h].raw
         mt, mr = memory[h]
         print(
-            f"{fmt_horizon(h):>8} {twin.events:>10,} {twin.wall:>8.3f} {raw.wall:>8.3f} "
+            f"{fmt_horizon(h):>8} {twin.events:>10,} {raw.events:>10,} "
+            f"{twin.wall:>8.3f} {raw.wall:>8.3f} "
             f"{twin.wall / raw.wall:>6.2f} {twin.events / twin.wall:>10,.0f} "
             f"{raw.events / raw.wall:>10,.0f} {mt / 1024:>7,.0f} KiB {mr / 1024:>6,.0f} KiB"
         )
@@ -308,8 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     agree = True
     for h in horizons:
         twin, raw = timed[h].twin, timed[h].raw
-        if same_path(twin, raw):
-            verdict = "identical sample path"
+        if same_figures(twin, raw):
+            # The engine spends no event on a free place or a waiting part; the raw model
+            # does, so the counts differ while the parts' times are the same.
+            same = twin.events == raw.events
+            verdict = "identical sample path" if same else "same figures, fewer events"
         else:
             diff = abs(twin.throughput - raw.throughput) / raw.throughput
             ok = diff <= (0.10 if args.quick else 0.05)

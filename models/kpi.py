@@ -31,9 +31,10 @@ from typing import Any
 from models.line import Line
 from models.station import ACTIVE, STATES, Station
 
-# Bumped whenever the figures of a replication change (names, definitions): stored
-# replications of another version are run again rather than mixed with new ones.
-KPI_VERSION = 5
+# Bumped whenever the figures of a replication change (names, definitions, the order of
+# simultaneous events): stored replications of another version are run again rather than
+# mixed with new ones.
+KPI_VERSION = 6
 
 # States that are planned stops (held by a decision, planned maintenance, off shift or on a
 # break): their time leaves PBT.

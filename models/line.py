@@ -193,11 +193,10 @@ class Arrivals:
         route = self.routes[product]
         part = self.line.create(product, route)
         first = route[0]
-        if first.gate is None:
+        if first.gate is None or first.gate.take():
             first.receive(part)
         else:
-            part.token = first.gate.request()
-            part.token.callbacks.append(lambda _, p=part, s=first: s.receive(p))
+            first.gate.wait().callbacks.append(_entering(first, part))
 
 
 class Feeder:
@@ -238,12 +237,10 @@ class Feeder:
         gate = self.entry.gate
         assert gate is not None
         while True:
-            token = gate.request()
-            yield token
+            if not gate.take():
+                yield gate.wait()
             product = self.choose()
-            part = self.line.create(product, self.routes[product])
-            part.token = token
-            self.entry.receive(part)
+            self.entry.receive(self.line.create(product, self.routes[product]))
 
 
 _IN_SEQUENCE = "the line releases its orders in their sequence: a mix does not apply"
@@ -263,6 +260,11 @@ class _LotSequence:
         if self.done == size:
             self.lot, self.done = (self.lot + 1) % len(self.lots), 0
         return product
+
+
+def _entering(station: Station, part: Part) -> Callable[[simpy.Event], None]:
+    """What lets ``part`` into ``station`` once a place there is granted to it."""
+    return lambda _: station.receive(part)
 
 
 def _acted(line: Line, kind: str, value: str, scope: str = "line") -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from models.station import Station
 
 
 class Part:
-    """One unit of a product on its route; ``token`` is its place at the current station."""
+    """One unit of a product on its route."""
 
     __slots__ = (
         "arrived",
@@ -19,7 +19,6 @@ class Part:
         "reworks",
         "route",
         "step",
-        "token",
         "where",
     )
 
@@ -30,7 +29,6 @@ class Part:
         self.step = -1
         self.created = created
         self.arrived = created
-        self.token: Any = None
         self.where = "line"  # scope of where it is: the line (entering), a station, a machine
         self.reworks = 0  # times it was sent back for rework
 

@@ -1,9 +1,12 @@
 """Stations: parallel identical machines behind a finite input buffer.
 
-A part holds a *place* at its station (a slot of ``gate``, sized input buffer + servers)
-from the moment it enters until it leaves. A finished part keeps its machine, blocked,
-until the next station grants it a place (blocking after service). With an unlimited
-buffer the station has no gate and always accepts.
+A part holds a *place* at its station (one of ``gate``'s, input buffer + servers) from the
+moment it enters until it leaves. A finished part keeps its machine, blocked, until the
+next station grants it a place (blocking after service). With an unlimited buffer the
+station has no gate and always accepts.
+
+A part costs its work's timeout and no other event while it finds a place free and a part
+waits for its machine (see :mod:`models.buffer`); waiting costs one event.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import simpy
-from simpy.resources.store import StoreGet
 
 from models.actions import (
     BAD_PARAMETER,
@@ -23,6 +25,7 @@ from models.actions import (
     positive_factor,
     seconds_of,
 )
+from models.buffer import Gate, Queue
 from models.operators import Crew, Pool
 from models.transport import Conveyor, Trip, carry, drive, ride
 from twin.stats import StateClock
@@ -135,13 +138,15 @@ class Station:
         self.buffer = buffer
         # A batch machine holds up to a batch of parts: each needs a place.
         holds = servers * (batch.size if batch is not None else 1)
-        self.gate = None if buffer is None else simpy.Resource(env, capacity=buffer + holds)
+        self.gate = None if buffer is None else Gate(env, buffer + holds)
         self.batch = batch
-        self.queue = simpy.Store(env)
+        self.queue = Queue(env)
         self.process = process
         self.ideal_cycle = ideal_cycle
         self.scrap_rate = dict(scrap_rate or {})  # by product; a product not in it: none
         self.scrap_draw = scrap_draw
+        # Every good part goes on: no scrap or rework to decide (the short path of a machine).
+        self.plain = scrap_draw is None and rework is None
         self.setup = setup
         self.produced = 0
         self.good = 0
@@ -175,11 +180,10 @@ class Station:
             changes(part.arrived, self.id, "arrive", part.id, part.product)
             changes(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
 
-    def release(self, part: Part) -> None:
-        """Free the place ``part`` held here."""
+    def release(self) -> None:
+        """Free the place a leaving part held here."""
         if self.gate is not None:
-            self.gate.release(part.token)
-        part.token = None
+            self.gate.release()
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -278,9 +282,9 @@ class Machine:
         # Set while the machine has orders to see to before its next part (held station,
         # maintenance); one test per part keeps the hot path fast.
         self.halt = False
-        # A starved machine is woken by an interrupt (``nudged`` until it arrives), a held
-        # one through ``wake``: see ``nudge``.
-        self.nudged = False
+        # A starved machine waits on ``taking`` (a part, or None when nudged), a held one
+        # on ``wake``: see ``nudge``.
+        self.taking: simpy.events.Event | None = None
         self.wake: simpy.events.Event | None = None
         # Seconds of planned maintenance ordered or under way, else None.
         self.maintenance: float | None = None
@@ -293,6 +297,7 @@ class Machine:
         self.renewed_at = 0.0
         self.renewals = 0
         self.life = 0.0  # on the operating basis: the time to failure drawn at renewal
+        self.ttf = math.inf  # on the operating basis: the work left to the next failure
         self._work: Callable[[float], Generator[Any, Any, None]] = self._plain
         self._setup_work = self._plain
         if failures is not None:
@@ -424,11 +429,9 @@ class Machine:
         """Make a machine that waits for a part, or for its station to be unheld, look at
         its orders again (hold, unhold, maintenance)."""
         self.halt = self._halted()
-        get = self.proc.target
-        if isinstance(get, StoreGet) and not get.triggered and not self.nudged:
-            self.nudged = True
-            get.cancel()
-            self.proc.interrupt()
+        taking = self.taking
+        if taking is not None and self.station.queue.withdraw(taking):
+            taking.succeed(None)
         elif self.wake is not None:
             wake, self.wake = self.wake, None
             wake.succeed()
@@ -497,53 +500,97 @@ class Machine:
         line = st.line
         warmup = line.warmup
         changes = line.changes
+        items = st.queue.items
+        # Work that a failure in operating time or a calendar's stop can cut, timed here.
+        inline = self.basis != "calendar" and st.operator is None
+        # Parts go straight to the next station's door (no transport between stations).
+        direct = not line.moves and line.default_move is None
         while True:
             self.part = None
             if self.halt:
                 yield from self._stopped()
-            self._state(STARVED)
-            try:
-                part: Part = yield st.queue.get()
-            except simpy.Interrupt:
-                self.nudged = False
-                continue  # held, or maintenance ordered: see to it first
+            if items:  # a part is there: taken at once
+                part = items.popleft()
+                # Starved for no time (shown in the change stream only), or while it
+                # gathers a batch.
+                if changes.live or st.batch is not None:
+                    self._state(STARVED)
+            else:
+                self._state(STARVED)
+                self.taking = st.queue.wait()
+                part = yield self.taking
+                self.taking = None
+                if part is None:
+                    continue  # nudged: held, off, or maintenance ordered; see to it first
             self.part = part
             if st.batch is not None:
                 yield from self._batch(part, st.batch)
                 continue
+            now = env.now
             if changes.live:
-                changes(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
-            if env.now >= warmup:
-                st.waited += env.now - part.arrived
+                changes(now, st.buffer_scope, "level", -1, len(items))
+            if now >= warmup:
+                st.waited += now - part.arrived
                 st.started += 1
+            product = part.product
             if st.setup is not None:
-                yield from self._changeover(st.setup, part.product)
-            self.last_product = part.product
+                yield from self._changeover(st.setup, product)
+            self.last_product = product
             crew = st.operator
             if crew is not None:
                 staff = yield from self._staffed(crew.pool)
             self._state(BUSY)
             part.where = self.scope
             if changes.live:
-                changes(env.now, self.scope, "start", part.id, part.product)
-            work = st.process[part.product]() * st.time_factor
-            if crew is None:
+                changes(env.now, self.scope, "start", part.id, product)
+            work = st.process[product]() * st.time_factor
+            if inline and work <= self.ttf and not (self.down or self.off):
+                self.ttf -= work  # ``_operating`` written out: the hot path
+                start = env.now
+                try:
+                    yield env.timeout(work)
+                except simpy.Interrupt:
+                    self.cutting = False
+                    yield from self._calendar(work - (env.now - start))
+            elif crew is None:
                 yield from self._work(work)
             else:
                 yield from self._attended(work, crew, staff)
-            self._aged(work)
-            yield from self._done(part, st.ideal_cycle[part.product])
+            self.worked += work
+            if st.preventive is not None:
+                self._aged(st.preventive)
+            ideal = st.ideal_cycle[product]
+            if not (st.plain and direct):
+                yield from self._done(part, ideal)
+                continue
+            # ``_done`` written out for a good part moving on at once: the hot path
+            if env.now >= warmup:
+                st.produced += 1
+                st.ideal_time += ideal
+                st.good += 1
+                st.first_pass += part.reworks == 0
+            step = part.step + 1
+            if step == len(part.route):
+                st.release()
+                line.finish(part)
+                continue
+            nxt = part.route[step]
+            gate = nxt.gate
+            if gate is not None:
+                if gate.free:
+                    gate.free -= 1
+                else:
+                    self._state(BLOCKED)
+                    self.waiting_for = nxt
+                    yield gate.wait()
+                    self.waiting_for = None
+            st.release()
+            nxt.receive(part)
 
-    def _aged(self, work: float) -> None:
-        """``work`` seconds of processing done: on the operating basis, order the policy's
-        maintenance once the machine's age reaches it."""
-        self.worked += work
-        policy = self.station.preventive
-        if (
-            policy is not None
-            and policy.basis == "operating"
-            and self.operating_age() >= policy.every
-        ):
+    def _aged(self, policy: Preventive) -> None:
+        """After processing (``worked`` counts it): on the operating basis, order the
+        policy's maintenance once the machine's age reaches it."""
+        if policy.basis == "operating" and self.operating_age() >= policy.every:
             self._due(policy)
 
     def _changeover(self, setup: Setup, product: str) -> Generator[Any, Any, None]:
@@ -611,7 +658,9 @@ class Machine:
             yield from self._work(work)
         else:
             yield from self._attended(work, crew, staff)
-        self._aged(work)
+        self.worked += work
+        if st.preventive is not None:
+            self._aged(st.preventive)
         ideal = st.ideal_cycle[product] / batch.size  # a full batch in the ideal cycle
         while parts:  # each part passed on in turn; those not yet out stay on the machine
             self.part = parts[0]
@@ -629,23 +678,20 @@ class Machine:
         while len(parts) < batch.size:
             if changes.live:  # the buffer as it is after the last part taken
                 changes(env.now, st.buffer_scope, "level", -1, len(queue.items))
-            get = queue.get()
-            if get.triggered or len(parts) < batch.least:  # a part is there, or must come
-                try:
-                    parts.append((yield get))
-                except simpy.Interrupt:  # nudged (hold, maintenance): after this batch
-                    self.nudged = False
+            if queue.items:  # a part is there
+                parts.append(queue.items.popleft())
+                continue
+            if len(parts) < batch.least:  # one must come (hold, maintenance: after the batch)
+                parts.append((yield queue.wait()))
                 continue
             wait = first.arrived + batch.max_wait - env.now
             if wait <= 0:
-                get.cancel()
                 break
+            get = queue.wait()
             yield get | env.timeout(wait)
-            if get.triggered:  # a part came (perhaps at the very moment the wait ended)
-                parts.append(cast("Part", get.value))
-            else:
-                get.cancel()
+            if queue.withdraw(get):
                 break
+            parts.append(cast("Part", get.value))  # perhaps at the moment the wait ended
         return parts
 
     def _done(self, part: Part, ideal: float) -> Generator[Any, Any, None]:
@@ -658,13 +704,13 @@ class Machine:
             st.produced += 1
             st.ideal_time += ideal
         if st.scrap_draw is not None and st.scrap_draw() < st.scrap_rate.get(part.product, 0.0):
-            st.release(part)
+            st.release()
             line.scrap(part, self.scope)
             return
         rework = st.rework
         if rework is not None and rework.draw() < rework.rate.get(part.product, 0.0):
             if rework.limit is not None and part.reworks >= rework.limit:
-                st.release(part)  # reworked as often as allowed: scrapped
+                st.release()  # reworked as often as allowed: scrapped
                 line.scrap(part, self.scope)
                 return
             if self._send_back(part, rework):
@@ -674,7 +720,7 @@ class Machine:
             st.first_pass += part.reworks == 0
         nxt = part.next_station
         if nxt is None:
-            st.release(part)
+            st.release()
             line.finish(part)
             return
         move = line.moves.get((st.id, nxt.id), line.default_move)
@@ -682,21 +728,16 @@ class Machine:
             if isinstance(move, Trip | Conveyor):
                 yield from self._hand_over(part, nxt, move)
             else:
-                st.release(part)  # handed to transport: this machine goes on at once
+                st.release()  # handed to transport: this machine goes on at once
                 self.env.process(carry(line, part, st.id, nxt, move()))
             return
-        token = None
-        if nxt.gate is not None:
-            token = nxt.gate.request()
-            if not token.triggered:
-                self._state(BLOCKED)
-                self.waiting_for = nxt
-                yield token
-                self.waiting_for = None
-            else:
-                yield token
-        st.release(part)
-        part.token = token
+        gate = nxt.gate
+        if gate is not None and not gate.take():
+            self._state(BLOCKED)
+            self.waiting_for = nxt
+            yield gate.wait()
+            self.waiting_for = None
+        st.release()
         nxt.receive(part)
 
     def _hand_over(
@@ -709,7 +750,7 @@ class Machine:
         if not request.triggered:
             self._state(BLOCKED)
         yield request
-        st.release(part)
+        st.release()
         line = st.line
         if isinstance(move, Trip):
             move.fleet.seized()

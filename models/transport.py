@@ -110,11 +110,9 @@ def ride(
 
 def door(part: Part, nxt: Station) -> Generator[Any, Any, None]:
     """Wait for a place at ``nxt``, as an arriving part does, and enter."""
-    token = None
-    if nxt.gate is not None:
-        token = nxt.gate.request()
-        yield token
-    part.token = token
+    gate = nxt.gate
+    if gate is not None and not gate.take():
+        yield gate.wait()
     nxt.receive(part)
 
 

@@ -46,10 +46,11 @@ def _simulate(
 ) -> tuple[dict[str, Any], History | None]:
     env = simpy.Environment()
     changes = Changes()
-    from twin.trace import TraceWriter  # pyarrow loads only for a trace
+    writer = None
+    if trace_path:
+        from twin.trace import TraceWriter  # pyarrow loads only for a trace
 
-    writer = TraceWriter(trace_path) if trace_path else None
-    if writer is not None:
+        writer = TraceWriter(trace_path)
         changes.subscribe(writer)
     try:
         line = build(env, scenario, replication, changes)

@@ -95,6 +95,29 @@ stations:
 """
 
 
+PAIRS = """\
+name: pairs
+seed: 1
+horizon: 20h
+arrivals: {interarrival: 10min}
+stations:
+  - id: B
+    batch: {size: 2}
+    process_time: 15min
+"""
+
+
+def test_a_batch_machine_gathering_its_parts_is_starved(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """Parts every 10 min, batches of 2 taking 15 min: a batch starts every 20 min, so the
+    machine is busy 15 min in 20 and starved the rest, also while a part that came during
+    the last batch waits for the next one (59 batches of 15 min in the 20 h)."""
+    states = run_replication(scenario(PAIRS), 0)["stations"]["B"]["states"]
+    assert abs(states["busy"] - 59 * 15 / 1200) < 1e-9
+    assert abs(states["starved"] - (1 - 59 * 15 / 1200)) < 1e-9
+
+
 def test_a_failing_batch_line_keeps_littles_law_and_its_parts(
     scenario: Callable[[str], Scenario],
 ) -> None:

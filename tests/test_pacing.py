@@ -59,7 +59,7 @@ def paced(
 
 def test_a_fast_run_is_the_batch_run(scenario: Callable[[str], Scenario]) -> None:
     """As fast as possible, event by event, with polls in between: the same KPIs to the bit."""
-    pacer, wall, kpis = paced(scenario, fast_poll_every=50)
+    pacer, wall, kpis = paced(scenario, fast_poll_every=20)
     pacer.run()
     assert pacer.env.now == 3600.0
     assert kpis() == run_replication(scenario(LINE), 0)

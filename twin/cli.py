@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -20,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from scenarios.schema import MAX_REPLICATIONS
@@ -30,6 +27,8 @@ from twin.errors import SimulationError, TwinError, UsageError
 from twin.files import check_writable, write_all, write_atomic
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from scenarios.batch import Batch
     from scenarios.schema import Scenario
 
@@ -151,6 +150,14 @@ def _load(
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -189,7 +196,6 @@ def run_command(
     """Simulate a scenario and print its KPIs with 95% confidence intervals."""
     from scenarios.experiment import run
     from scenarios.overrides import override
-    from scenarios.replay import load_commands
     from scenarios.retrofits import apply, parse_plan
     from twin.report import print_summary
 
@@ -199,7 +205,11 @@ def run_command(
         if plan is not None:
             chosen = parse_plan(model, plan)
             model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
-        applied = None if commands is None else load_commands(commands)
+        applied = None
+        if commands is not None:
+            from scenarios.replay import load_commands  # the live run's modules: only here
+
+            applied = load_commands(commands)
         if applied is not None and trace is not None:
             raise UsageError("options --commands and --trace: give one or the other")
         _writable("--json", json_path)
@@ -315,6 +325,9 @@ def _experiment(
     model: Scenario, kind: str, names: list[str], directory: Path, fresh: bool
 ) -> Iterator[tuple[Any, Any]]:
     """The store and a progress callback; a new directory where nothing ran is removed."""
+    import shutil
+    import sqlite3
+
     from scenarios.store import Store, mark, model_key, signature
 
     sig = signature(kind, [model_key(model), *names], model.replications)

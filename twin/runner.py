@@ -9,26 +9,25 @@ cleanly: finished tasks are kept and the outcome says the run was interrupted.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import multiprocessing
-import multiprocessing.context
 import os
-import select
 import signal
 import sys
-import threading
 import time
 import traceback
 import types
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from twin.errors import SimulationError, UsageError
+
+if TYPE_CHECKING:
+    import multiprocessing.context
+    from concurrent.futures import Future
+
+# Processes, threads and their pools are imported where they are used: a run of one
+# replication in this process starts faster without them.
 
 T = TypeVar("T")
 Task = tuple[int, tuple[Any, ...]]
@@ -67,6 +66,8 @@ def default_workers() -> int:
 def _context() -> multiprocessing.context.BaseContext:
     """Workers come from a fork server that has the simulator imported already: fast to
     start, and safe although the parent runs threads (the progress bar)."""
+    import multiprocessing
+
     if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
         return multiprocessing.get_context("spawn")
     multiprocessing.set_forkserver_preload(["scenarios.experiment"])
@@ -122,7 +123,11 @@ def bind_to_parent(parent: int) -> None:
     workers live; so each worker watches the command itself, and also asks the kernel to
     signal it should its direct parent die.
     """
+    import threading
+
     if sys.platform == "linux":
+        import ctypes
+
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -142,6 +147,8 @@ def _watch(parent: int) -> None:
             time.sleep(1.0)
         _end()
     else:
+        import select
+
         select.select([fd], [], [])
         _end()
 
@@ -197,6 +204,9 @@ Finish = Callable[[int, Any, BaseException | None], None]
 
 
 def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: Finish) -> None:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(tasks)),
         mp_context=_context(),
@@ -241,6 +251,8 @@ def _dask(fn: Callable[..., Any], tasks: Sequence[Task], scheduler: str, finish:
         client = Client(scheduler, set_as_default=False, timeout="5s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"option --scheduler: cannot reach {scheduler}: {exc}") from None
+    import uuid
+
     run = uuid.uuid4().hex[:8]
     with client:
         futures = {
