@@ -79,15 +79,13 @@ def drive(
     env = line.env
     _leave(line, part, src, nxt)
     yield env.timeout(trip.load + trip.drive)
-    token = None
-    if nxt.gate is not None:
+    gate = nxt.gate
+    if gate is not None and not gate.take():
         line.moving -= 1  # waiting for a place, as a part at the door does
-        token = nxt.gate.request()
-        yield token
+        yield gate.wait()
         line.moving += 1
     yield env.timeout(trip.unload)  # the part holds its place there while it is unloaded
     line.moving -= 1
-    part.token = token
     nxt.receive(part)
     yield env.timeout(trip.drive)
     trip.fleet.release(vehicle)

@@ -126,3 +126,38 @@ def test_a_pair_moved_two_ways_is_refused(scenario: Callable[[str], Scenario]) -
     )
     with pytest.raises(ScenarioError, match=r"conveyors\[0\].*M1 -> M2 is given twice"):
         scenario(text)
+
+
+WAITING = """\
+name: vehicles that wait
+seed: 1
+horizon: 10h
+warmup: 1h
+replications: 1
+transport:
+  agv: {fleet: 2, speed: 1m/s, load: 1s, unload: 1s}
+  moves:
+    - {from: A, to: B, agv: true, distance: 2m}
+stations:
+  - id: A
+    input_buffer: 0
+    process_time: 10s
+  - id: B
+    input_buffer: 0
+    process_time: 60s
+"""
+
+
+def test_a_full_station_blocks_back_through_the_vehicles(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """B takes a part a minute and has no buffer: both vehicles end up waiting loaded at its
+    door (their whole time at work), A is blocked for want of a vehicle, and B sets the
+    pace: a part every 60 s plus the 1 s it takes to unload the next into it, 3600 / 61
+    parts/h; one part on A, two on the vehicles, one on B."""
+    result = simulate(scenario(WAITING))
+    assert result["line"]["throughput_per_hour"]["mean"] == pytest.approx(3600 / 61, rel=2e-3)
+    assert result["line"]["agv_utilisation"]["mean"] == pytest.approx(1.0, rel=1e-3)
+    assert result["stations"]["A"]["states"]["blocked"]["mean"] > 0.8
+    kpis = run_replication(scenario(WAITING), 0)
+    assert kpis["line"]["parts"]["in_system"] == 4
