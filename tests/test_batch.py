@@ -10,6 +10,7 @@ import simpy
 from test_theory import assert_flows, simulate
 
 from scenarios.builder import build
+from scenarios.experiment import run_replication
 from scenarios.schema import Scenario
 from twin.changes import Change, Changes
 
