@@ -47,7 +47,7 @@ class Pacer:
     sample: Callable[[float], None] | None = None
     wall: Callable[[], float] = time.monotonic
     slice: float = 0.05  # longest wait between two polls, wall seconds
-    fast_poll_every: int = 2000  # events between two polls in a fast run
+    fast_poll_every: int = 2000  # events between two polls in a fast (or late) run
     paused: bool = False
     stopped: bool = False
     lag: float = 0.0
@@ -143,6 +143,10 @@ class Pacer:
                 continue  # the next event may not be due yet
             if nxt < min(self.horizon, self._next_barrier):
                 self._step()
+                self._since_poll += 1
+                if self._since_poll >= self.fast_poll_every:  # late: no waiting, no polls
+                    self._since_poll = 0
+                    self.poll(0.0)
             elif self._next_barrier < self.horizon:
                 self._advance(self._next_barrier)
                 self._at_barrier()
@@ -202,6 +206,7 @@ class Pacer:
         assert self.speed is not None
         wait = wall_start + (due - sim_start) / self.speed - self.wall()
         if wait > 0:
+            self._since_poll = 0
             self.poll(min(wait, self.slice))
             return False
         self.lag = -wait
