@@ -1,8 +1,9 @@
 """A client of the live bridge: connect, sync, keep a mirror of the line, send commands.
 
 ``TwinClient`` follows docs/protocol.md: it subscribes first, keeps what arrives, asks for a
-snapshot, builds its mirror from it and applies only the later ``state/`` messages. A jump in
-``seq`` or a new ``epoch`` means it missed something: it syncs again by itself. Commands
+snapshot, builds its mirror from it and applies only the later ``state/`` messages (a batch,
+``state/*/``, like the messages of its changes one after the other). A jump in ``seq`` or a
+new ``epoch`` means it missed something: it syncs again by itself. Commands
 return a :class:`concurrent.futures.Future` that the reply resolves. Everything runs in the
 caller's thread: call :meth:`TwinClient.poll` (or iterate :meth:`TwinClient.changes`) to
 receive.
@@ -20,7 +21,7 @@ from typing import Any
 import zmq
 
 from bridges.keys import CurveKeys, secure_client
-from bridges.wire import change_of, parse
+from bridges.wire import BATCH_TOPIC, change_of, changes_of, parse
 from twin.changes import Change, Mirror
 
 Listener = Callable[[Change], None]
@@ -153,7 +154,7 @@ class TwinClient:
         elif channel == "event" and topic != "event/commands/":
             self._tell(change_of(body))
         elif channel == "state":
-            self._state(head, body)
+            self._state(head, topic, body)
 
     def _born(self, head: dict[str, Any], body: dict[str, Any]) -> None:
         """A birth carries the whole state and the seq it stands for: a sync point."""
@@ -165,7 +166,7 @@ class TwinClient:
             self.epoch = head["epoch"]
             self.seq = body["seq"]["state"]
 
-    def _state(self, head: dict[str, Any], body: dict[str, Any]) -> None:
+    def _state(self, head: dict[str, Any], topic: str, body: Any) -> None:
         if head["epoch"] != self.epoch or head["seq"] > self.seq + 1:
             if self.ended:
                 return  # the run is over: nothing to resync with
@@ -175,9 +176,9 @@ class TwinClient:
         if head["seq"] <= self.seq:
             return  # already in the snapshot
         self.seq = head["seq"]
-        change = change_of(body)
-        self.mirror.apply(change)
-        self._tell(change)
+        for change in changes_of(body) if topic == BATCH_TOPIC else [change_of(body)]:
+            self.mirror.apply(change)
+            self._tell(change)
 
     def _lockstep(self, body: dict[str, Any]) -> None:
         t = float(body["t"])

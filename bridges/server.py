@@ -3,7 +3,9 @@
 One thread owns everything: the :class:`~twin.pacing.Pacer` advances the simulation and,
 whenever it waits, calls :meth:`Server._poll`, which serves the sockets: new subscriptions
 on the XPUB stream socket, and requests on the ROUTER control socket (snapshots, commands).
-Changes of the line are published as they happen. docs/protocol.md specifies the messages.
+Changes of the line go out in the order they happen: one message each, or, as fast as
+possible, in batches that the poll flushes (bridges/outbox.py). docs/protocol.md specifies
+the messages.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import simpy
 import zmq
 
 from bridges.keys import Gatekeeper, clients, secure_server, server_keys
+from bridges.outbox import Outbox
 from bridges.wire import (
+    BATCH,
+    BATCH_MAX,
     CHANNELS,
     MAX_REQUEST,
-    STATE_KINDS,
     Codec,
+    Row,
     change_body,
     encode_body,
     frames,
@@ -37,7 +42,7 @@ from scenarios.experiment import collect, sample
 from scenarios.layout import layout
 from scenarios.overrides import override
 from scenarios.schema import Scenario
-from twin.changes import Change, Changes
+from twin.changes import Change
 from twin.pacing import Pacer
 
 SNAPSHOT_CHUNK = 500  # records per snapshot reply
@@ -48,6 +53,10 @@ _HEAD = b'{"epoch":%d,"seq":%d,"sim_t":%r,"wall_t":%r,"codec":"%s"}'
 _CODECS = {"json": b"json", "msgpack": b"msgpack"}
 MAX_AGENTS = 256
 DEATH_PATIENCE = 2.0  # wall seconds death waits for room in subscribers' queues
+
+
+# The JSON Schema of a command, for births: the same for every server, and slow to make.
+_command_schema = functools.cache(command_schema)
 
 
 def _auto_sampling(horizon: float, speed: float | None) -> float:
@@ -103,6 +112,10 @@ class Settings:
     agents: int = 0  # lock-step: hold the clock at 0 until this many agents have registered
     agent_timeout: float = 10.0  # lock-step: wall seconds an agent may take at a barrier
     on_late: Callable[[float, list[str]], None] | None = None  # told of agents dropped as late
+    # State changes in batches (state/*/); None: when as fast as possible (no speed, no
+    # lock-step), where one message per change would cost more than the simulation.
+    batch: bool | None = None
+    batch_max: int = BATCH_MAX  # changes in one batch message
 
 
 class Server:
@@ -155,10 +168,12 @@ class Server:
         # Agents registered for lock-step, by their control identity: name, and the last
         # barrier time they said they are ready for.
         self.agents: dict[bytes, Agent] = {}
-        # Agents registered for lock-step, by their control identity: name, and the last
-        # barrier time they said they are ready for.
+        s = self.settings
+        self.batching = s.batch if s.batch is not None else s.speed is None and s.lockstep is None
         self._last_beat = 0.0
         self._rebirth = False
+        self._running = False  # once the wait for subscribers is over
+        self._commands = _command_schema()  # before anyone waits for a birth
         self._start(scenario)
 
     # -- the run ----------------------------------------------------------------------------
@@ -168,10 +183,11 @@ class Server:
         self.model = scenario
         self.seq = dict.fromkeys(CHANNELS, 0)
         self.env = simpy.Environment()
-        self.changes = Changes()
-        self.line = build(self.env, scenario, 0, self.changes)
-        self.changes.subscribe(self._publish)
         s = self.settings
+        limit = s.batch_max if self.batching else 1
+        self.changes = Outbox(self._rows, self._event, limit)
+        self.line = build(self.env, scenario, 0, self.changes)
+        self.changes.live = True
         self.pacer = Pacer(
             self.env,
             scenario.horizon,
@@ -194,18 +210,22 @@ class Server:
         """Serve until the horizon; return the KPIs of the run. Always sends death."""
         try:
             self._wait_for_subscribers()
-            self._send("birth", None, self.birth())
+            if self.seq["birth"] == 0:  # none yet (the last awaited subscriber had one)
+                self._send("birth", None, self.birth())
+            self._running = True
             while True:
                 self.pacer.run()
                 if self._reset_to is None:
                     break
                 seed = self._reset_to
+                self.changes.flush()  # the old epoch's last changes
                 self.applied.extend(self.door.applied)
                 self.epoch += 1
                 self._start(override(self.model, {"seed": seed}))
             self.applied.extend(self.door.applied)
             return collect(self.line, self.env.now)
         finally:
+            self.changes.flush()
             death = {"sim_t": self.env.now, "reason": "end", "dropped": self.dropped}
             self._send("death", None, death, patience=DEATH_PATIENCE)
             self.close()
@@ -312,23 +332,32 @@ class Server:
 
     # -- publishing -----------------------------------------------------------------------
 
-    def _publish(self, change: Change) -> None:
-        """One change, on its channel: the hot path of a live run, kept short (the same
+    def _rows(self, rows: list[Row]) -> None:
+        """State changes from the outbox: one batch message, or (not batching) one each."""
+        if self.batching:
+            self._stream("state", BATCH, rows[-1][0], rows)
+            return
+        for row in rows:
+            self._stream("state", row[1], row[0], change_body(Change(*row)))
+
+    def _event(self, change: Change) -> None:
+        self._stream("event", change.scope, change.time, change_body(change))
+
+    def _stream(self, channel: str, entity: str, sim_t: float, body: Any) -> None:
+        """A state or event message: the hot path of a live run, kept short (the same
         message as :meth:`_send` makes, built with less work)."""
-        channel = "state" if change.kind in STATE_KINDS else "event"
         seq = self.seq[channel] = self.seq[channel] + 1
         codec = self.settings.codec
-        head = _HEAD % (self.epoch, seq, change.time, time.time(), _CODECS[codec])
-        body = encode_body(change_body(change), codec)
+        head = _HEAD % (self.epoch, seq, sim_t, time.time(), _CODECS[codec])
         send = self._send_frame
         try:
-            send(topic(channel, change.scope), _MORE)
+            send(topic(channel, entity), _MORE)
         except zmq.Again:
             self.seq[channel] -= 1
-            self._send(channel, change.scope, change_body(change))  # counts the drop
+            self._send(channel, entity, body, sim_t)  # counts the drop
             return
         send(head, _MORE)
-        send(body, zmq.NOBLOCK)
+        send(encode_body(body, codec), zmq.NOBLOCK)
 
     def _send(
         self,
@@ -340,7 +369,9 @@ class Server:
     ) -> None:
         """Publish one message. A subscriber past its high-water mark loses it, after
         ``patience`` seconds of waiting for room (none while the run goes on; a little for
-        death, so that readers that are only behind learn that the run has ended)."""
+        death, so that readers that are only behind learn that the run has ended). The
+        changes waiting in the outbox go first: they happened before."""
+        self.changes.flush()
         self.seq[channel] += 1
         now = self.env.now if sim_t is None else sim_t
         seq, codec = self.seq[channel], self.settings.codec
@@ -376,6 +407,7 @@ class Server:
 
     def birth(self) -> dict[str, Any]:
         """What the line is: its entities, their kinds and metrics, and the commands."""
+        self.changes.flush()  # the seq below stands for every change before
         entities: list[dict[str, Any]] = [{"scope": "line", "kind": "line"}]
         for st in self.line.stations.values():
             entities.append({"scope": st.id, "kind": "station", "machines": len(st.machines)})
@@ -392,7 +424,8 @@ class Server:
             "seed": self.model.seed,
             "entities": entities,
             "layout": self._layout,
-            "commands": command_schema(),
+            "commands": self._commands,
+            "batch": self.batching,  # state changes come as batches, on state/*/
             # The current values of everything (as Sparkplug's birth certificates carry
             # them), and the last seq of each channel they stand for.
             "seq": dict(self.seq),
@@ -404,6 +437,7 @@ class Server:
         if now - self._last_beat < self.settings.heartbeat:
             return
         self._last_beat = now
+        self.changes.flush()
         body = {
             "last_seq": dict(self.seq),
             "clock": self.pacer.clock(),
@@ -418,10 +452,11 @@ class Server:
     # -- serving the sockets --------------------------------------------------------------
 
     def _poll(self, timeout: float) -> None:
+        self.changes.flush()  # in a fast run, what the events since the last poll changed
         events = dict(self.poller.poll(timeout=max(0, int(timeout * 1000))))
         if self.pub in events:
             self._subscriptions()
-            if self._rebirth and self.subscriptions >= self.settings.wait:
+            if self._rebirth and (self._running or self.subscriptions >= self.settings.wait):
                 self._rebirth = False  # a newcomer learns what the line is (Sparkplug's rebirth)
                 self._send("birth", None, self.birth())
         if self.ctl in events:
@@ -490,6 +525,7 @@ class Server:
         return handler(request)
 
     def _snapshot(self, _: dict[str, Any]) -> list[dict[str, Any]]:
+        self.changes.flush()  # the seq below stands for every change before
         records = [change_body(c) for c in self.line.snapshot()]
         chunks = [records[i : i + SNAPSHOT_CHUNK] for i in range(0, len(records), SNAPSHOT_CHUNK)]
         chunks = chunks or [[]]

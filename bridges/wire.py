@@ -5,6 +5,10 @@ ending in ``/`` whose first segment is the channel (``birth/``, ``state/TURN.0/`
 ``event/TURN.0/``, ``kpi/``, ``hb/``, ``death/``); the header is a JSON object with ``epoch``,
 ``seq`` (per channel), ``sim_t``, ``wall_t`` and ``codec``; the body is JSON, or msgpack when
 the header says so. Control messages (DEALER to ROUTER) are single JSON frames.
+
+A server that batches sends its state changes as batches: topic ``state/*/`` (no scope is
+``*``), one seq per batch, and as body the changes in their order, each an array
+``[t, scope, kind, part, value]``.
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ from typing import Any, Literal
 import msgpack
 import orjson
 
-from twin.changes import DEPARTURES, LEVELS, WHEREABOUTS, Change
+from twin.changes import DEPARTURES, LEVELS, WHEREABOUTS, Change, Value
 
 Codec = Literal["json", "msgpack"]
 CHANNELS = ("birth", "state", "event", "kpi", "hb", "death")
 # Changes that a mirror needs go on the state channel; the others are events.
 STATE_KINDS = LEVELS | WHEREABOUTS | DEPARTURES
 MAX_REQUEST = 64 * 1024  # bytes of one control message
+BATCH = "*"  # the entity of a batch's topic, state/*/
+BATCH_TOPIC = "state/*/"
+BATCH_MAX = 512  # changes in one batch message
+Row = tuple[float, str, str, int, Value]
+"""A change as a batch carries it: ``[t, scope, kind, part, value]``."""
 
 
 @functools.cache
@@ -45,6 +54,14 @@ def change_of(body: dict[str, Any]) -> Change:
     return Change(
         float(body["t"]), str(body["scope"]), str(body["kind"]), int(body["part"]), body["value"]
     )
+
+
+def changes_of(rows: list[list[Any]]) -> list[Change]:
+    """The changes of a batch's body, in their order."""
+    return [
+        Change(float(t), str(scope), str(kind), int(part), value)
+        for t, scope, kind, part, value in rows
+    ]
 
 
 def encode_body(body: Any, codec: Codec) -> bytes:

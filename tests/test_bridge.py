@@ -3,6 +3,7 @@ loop is bounded in time and stops by itself."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -14,8 +15,9 @@ import simpy
 import zmq
 from live import DEADLINE, LOOPBACK, Served
 
+from bridges.client import TwinClient
 from bridges.server import Settings
-from bridges.wire import change_of, parse
+from bridges.wire import BATCH_MAX, BATCH_TOPIC, change_of, changes_of, parse
 from scenarios.builder import build
 from scenarios.experiment import run_replication, sample
 from scenarios.schema import Scenario
@@ -80,8 +82,31 @@ def batch_changes(model: Scenario) -> list[Change]:
     return seen
 
 
-def mirror(messages: list[tuple[str, dict[str, Any], Any]]) -> Mirror:
-    """A client's mirror: the birth's snapshot, then the state updates after its seq."""
+Message = tuple[str, dict[str, Any], Any]
+
+
+def state_changes(topic: str, body: Any) -> list[Change]:
+    """The changes of a state message: a batch's, or the one of a single change."""
+    return changes_of(body) if topic == BATCH_TOPIC else [change_of(body)]
+
+
+def streamed(messages: list[Message]) -> list[Change]:
+    """Every change on the stream in stream order: state messages (single or batches) and
+    events; each single change on its entity's topic."""
+    out: list[Change] = []
+    for topic, _, body in messages:
+        channel = topic.split("/")[0]
+        if channel not in ("state", "event") or topic in ("event/commands/", "event/lockstep/"):
+            continue
+        if topic != BATCH_TOPIC:
+            assert topic == f"{channel}/{body['scope']}/"
+        out.extend(state_changes(topic, body))
+    return out
+
+
+def mirror(messages: list[Message], upto: float = float("inf")) -> Mirror:
+    """A client's mirror: the birth's snapshot, then the state updates after its seq (and
+    up to state seq ``upto``)."""
     out = Mirror()
     since = 0
     for topic, head, body in messages:
@@ -90,22 +115,52 @@ def mirror(messages: list[tuple[str, dict[str, Any], Any]]) -> Mirror:
             for record in body["snapshot"]:
                 out.apply(change_of(record))
             since = body["seq"]["state"]
-        elif topic.startswith("state/") and head["seq"] > since:
-            out.apply(change_of(body))
+        elif topic.startswith("state/") and since < head["seq"] <= upto:
+            for change in state_changes(topic, body):
+                out.apply(change)
     return out
 
 
-def test_a_subscriber_gets_the_whole_run_in_order(scenario: Callable[[str], Scenario]) -> None:
-    """Birth first, death last, every change of the run on its channel with seq 1, 2, 3, ...;
+def final_mirror(model: Scenario) -> Mirror:
+    """The mirror of every change of the batch run."""
+    final = Mirror()
+    changes = Changes()
+    changes.subscribe(final)
+    env = simpy.Environment()
+    build(env, model, 0, changes)
+    env.run(until=model.horizon)
+    return final
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"batch": False}, {"batch_max": 7, "codec": "msgpack"}],
+    ids=["fast-batched", "fast-one-by-one", "small-batches-msgpack"],
+)
+def test_a_subscriber_gets_the_whole_run_in_order(
+    scenario: Callable[[str], Scenario], options: dict[str, Any]
+) -> None:
+    """Birth first, death last, every change of the run on its channel with seq 1, 2, 3, ...
+    (as fast as possible: in batches of at most the size bound, unless told not to);
     the served run gives the batch run's KPIs and changes."""
     model = scenario(LINE)
     with sockets() as ctx:
-        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1))
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, **options))
         sub = subscriber(ctx, served.pub)
         messages = receive_all(sub)
     assert served.join() == run_replication(model, 0)
     assert messages[0][0] == "birth/" and messages[-1][0] == "death/"
     birth = messages[0][2]
+    batched = options.get("batch", True)
+    assert birth["batch"] is batched
+    states = [(topic, body) for topic, _, body in messages if topic.startswith("state/")]
+    if batched:
+        assert {topic for topic, _ in states} == {BATCH_TOPIC}
+        sizes = [len(body) for _, body in states]
+        assert max(sizes) == options.get("batch_max", max(sizes)) <= BATCH_MAX
+        assert len(states) < sum(sizes) / 3  # several changes a message
+    else:
+        assert BATCH_TOPIC not in {topic for topic, _ in states}
     assert {e["scope"] for e in birth["entities"] if e["kind"] == "machine"} == {
         "M1.0",
         "M1.1",
@@ -116,30 +171,48 @@ def test_a_subscriber_gets_the_whole_run_in_order(scenario: Callable[[str], Scen
     assert birth["layout"]["source"] == "automatic" and set(plan) == {"M1", "M2"}
     assert len(plan["M1"]["machines"]) == 2 and plan["M1"]["x"] < plan["M2"]["x"]
     last: dict[str, int] = {}
-    streamed: list[Change] = []
-    for topic, head, body in messages:
+    for topic, head, _ in messages:
         channel = topic.split("/")[0]
         assert head["seq"] == last.get(channel, 0) + 1, (topic, head)
-        assert head["epoch"] == 0 and head["codec"] == "json"
+        assert head["epoch"] == 0 and head["codec"] == options.get("codec", "json")
         last[channel] = head["seq"]
-        if channel in ("state", "event") and topic != "event/commands/":
-            assert topic == f"{channel}/{body['scope']}/"
-            streamed.append(change_of(body))
-    assert streamed == batch_changes(model)
-    final = Mirror()
-    changes = Changes()
-    changes.subscribe(final)
-    env = simpy.Environment()
-    build(env, model, 0, changes)
-    env.run(until=model.horizon)
-    assert mirror(messages) == final  # the birth's snapshot stands for what came before
+    assert streamed(messages) == batch_changes(model)
+    # The birth's snapshot stands for what came before.
+    assert mirror(messages) == final_mirror(model)
 
 
-def test_a_late_joiner_mirrors_what_an_early_one_sees(scenario: Callable[[str], Scenario]) -> None:
-    """Subscribe, ask for a snapshot, apply later state updates only: the same mirror."""
+def test_batches_carry_the_changes_of_a_paced_run_in_their_order(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """A fast run in batches and a paced run one change per message stream the same
+    changes in the same order, failures and repairs (events) in their place among them."""
+    model = scenario(LINE.replace("horizon: 1h", "horizon: 3h"))
+    runs = []
+    with sockets() as ctx:
+        for settings in (Settings(speed=20_000.0), Settings()):
+            settings.pub = settings.ctl = LOOPBACK
+            settings.wait = 1
+            served = Served(model, settings)
+            runs.append(receive_all(subscriber(ctx, served.pub)))
+            assert served.join() == run_replication(model, 0)
+    paced, fast = runs
+    assert {t for t, _, _ in paced if t.startswith("state/")} != {BATCH_TOPIC}
+    assert {t for t, _, _ in fast if t.startswith("state/")} == {BATCH_TOPIC}
+    changes = streamed(fast)
+    assert changes == streamed(paced)
+    assert {"fail", "repair"} <= {c.kind for c in changes}
+
+
+@pytest.mark.parametrize("batch", [None, True], ids=["one-by-one", "batched"])
+def test_a_late_joiner_mirrors_what_an_early_one_sees(
+    scenario: Callable[[str], Scenario], batch: bool | None
+) -> None:
+    """Subscribe, ask for a snapshot, apply later state updates only: the same mirror (in
+    real time, one message per change by default, or batches when asked for)."""
     model = scenario(LINE)
     with sockets() as ctx:
-        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=1800.0))
+        settings = Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, speed=1800.0, batch=batch)
+        served = Served(model, settings)
         early_sub = subscriber(ctx, served.pub)
         late = Mirror()
         time.sleep(0.5)  # the run is under way
@@ -161,12 +234,64 @@ def test_a_late_joiner_mirrors_what_an_early_one_sees(scenario: Callable[[str], 
             for record in chunk["records"]:
                 late.apply(change_of(record))
         early = mirror(receive_all(early_sub))
-        for topic, head, body in kept + receive_all(late_sub):
+        late_messages = kept + receive_all(late_sub)
+        for topic, head, body in late_messages:
             if topic.startswith("state/") and head["seq"] > since:
-                late.apply(change_of(body))
+                for change in state_changes(topic, body):
+                    late.apply(change)
     served.join()
     assert late == early
     assert len(early.levels) == 5  # three machines, two buffers
+    topics = {topic for topic, _, _ in late_messages if topic.startswith("state/")}
+    assert (topics == {BATCH_TOPIC}) is bool(batch)
+
+
+def test_joining_a_fast_run_in_batches_mid_way(
+    scenario: Callable[[str], Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As fast as possible, in batches: a client that joins mid-run has, once synced, the
+    mirror an early subscriber had at the same state seq; one that loses a batch resyncs
+    by itself; at the end all mirror the server's final snapshot."""
+    model = scenario(LINE.replace("horizon: 1h", "horizon: 10d"))
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=2))
+        early = subscriber(ctx, served.pub)
+        early.setsockopt(zmq.RCVHWM, 0)
+        with TwinClient(served.pub, served.ctl) as gappy:
+            gappy.sync()
+            handle, batches = gappy._handle, 0
+
+            def lose_the_fifth_batch(frames: list[bytes]) -> None:
+                nonlocal batches
+                batches += frames[0] == BATCH_TOPIC.encode()
+                if batches != 5 or frames[0] != BATCH_TOPIC.encode():
+                    handle(frames)
+
+            monkeypatch.setattr(gappy, "_handle", lose_the_fifth_batch)
+            end = time.monotonic() + DEADLINE
+            while gappy.resyncs == 0 and not gappy.ended and time.monotonic() < end:
+                gappy.poll(0.05)
+            assert gappy.resyncs == 1, "the lost batch went unnoticed"
+            with TwinClient(served.pub, served.ctl) as late:
+                late.sync()
+                assert not late.ended, "the run was over before the late joiner came"
+                joined = (late.seq, copy.deepcopy(late.mirror))
+                # All three read on together: a client that stops reading for long loses
+                # what the server still had for it when the run ended.
+                messages: list[Message] = []
+                while not (late.ended and gappy.ended) and time.monotonic() < end:
+                    late.poll(0.02)
+                    gappy.poll(0.02)
+                messages = receive_all(early)
+        served.join()
+    assert served.server is not None
+    final = Mirror()
+    for change in served.server.line.snapshot():
+        final.apply(change)
+    seq, at_join = joined
+    assert seq > 5 and at_join == mirror(messages, upto=seq)
+    assert late.mirror == gappy.mirror == mirror(messages) == final == final_mirror(model)
+    assert (late.resyncs, gappy.resyncs) == (0, 1)
 
 
 def test_hostile_control_messages_change_nothing(scenario: Callable[[str], Scenario]) -> None:
@@ -223,12 +348,7 @@ def test_msgpack_bodies_carry_the_same_changes(scenario: Callable[[str], Scenari
         messages = receive_all(subscriber(ctx, served.pub))
     served.join()
     assert {head["codec"] for _, head, _ in messages} == {"msgpack"}
-    streamed = [
-        change_of(body)
-        for topic, _, body in messages
-        if topic.startswith(("state/", "event/")) and topic != "event/commands/"
-    ]
-    assert streamed == batch_changes(model)
+    assert streamed(messages) == batch_changes(model)
 
 
 def test_a_reset_starts_a_new_epoch_with_a_new_birth(scenario: Callable[[str], Scenario]) -> None:

@@ -53,13 +53,16 @@ def drain(*clients: TwinClient) -> None:
     assert all(c.ended for c in clients), "the run did not end in time"
 
 
+@pytest.mark.parametrize("batch", [None, True], ids=["one-by-one", "batched"])
 def test_early_and_late_clients_and_one_with_a_gap_mirror_the_same_line(
-    scenario: Callable[[str], Scenario], monkeypatch: pytest.MonkeyPatch
+    scenario: Callable[[str], Scenario], monkeypatch: pytest.MonkeyPatch, batch: bool | None
 ) -> None:
-    """Three clients: from the start, joining late, and one that loses a message and
-    resyncs by itself; all end with the batch run's final state."""
+    """Three clients: from the start, joining late, and one that loses a state message (a
+    change, or a batch of them) and resyncs by itself; all end with the batch run's final
+    state."""
     model = scenario(LINE)
-    served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=2, speed=900.0))
+    settings = Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=2, speed=900.0, batch=batch)
+    served = Served(model, settings)
     with (
         TwinClient(served.pub, served.ctl) as early,
         TwinClient(served.pub, served.ctl) as gappy,

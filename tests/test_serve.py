@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import zmq
 
 CLIENT = Path(__file__).parent / "clients" / "minimal_client.py"
@@ -35,12 +36,16 @@ def serve(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     return proc, match.group(1), match.group(2)
 
 
-def test_a_protocol_only_client_syncs_mirrors_and_commands(tmp_path: Path) -> None:
-    """The minimal client syncs from a snapshot, mirrors the line, has a hold acknowledged;
-    the server ends at the horizon, exit 0, and keeps the run and its commands."""
+@pytest.mark.parametrize("batch", [[], ["--batch"]], ids=["one-by-one", "batched"])
+def test_a_protocol_only_client_syncs_mirrors_and_commands(
+    tmp_path: Path, batch: list[str]
+) -> None:
+    """The minimal client syncs from a snapshot, mirrors the line (from single changes, or
+    batches), has a hold acknowledged; the server ends at the horizon, exit 0, and keeps the
+    run and its commands."""
     out = tmp_path / "served"
     proc, stream, control = serve(
-        "mm1", "--horizon", "20min", "--speed", "600", "--wait", "1", "--out", str(out)
+        "mm1", "--horizon", "20min", "--speed", "600", "--wait", "1", "--out", str(out), *batch
     )
     client = subprocess.run(
         [sys.executable, str(CLIENT), stream, control],
@@ -55,6 +60,7 @@ def test_a_protocol_only_client_syncs_mirrors_and_commands(tmp_path: Path) -> No
     assert summary["reply"]["ok"] is True and summary["reply"]["cmd_id"] == "hello-1"
     assert summary["machines"] == ["M1.0/state"]
     assert summary["death"] and summary["gaps"] == 0 and summary["updates"] > 100
+    assert (summary["batches"] > 0) is bool(batch)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["replications"] == 1 and results["scenario"]["horizon"] == 1200.0
     commands = json.loads((out / "commands.json").read_text(encoding="utf-8"))
@@ -75,6 +81,26 @@ def test_a_protocol_only_client_syncs_mirrors_and_commands(tmp_path: Path) -> No
     assert (doc["line"], doc["stations"]) == (results["line"], results["stations"])
     held = doc["stations"]["M1"]["states"]["held"]["mean"]
     assert held == results["stations"]["M1"]["states"]["held"]["mean"]
+
+
+def test_a_fast_served_run_gives_the_figures_of_twin_run(tmp_path: Path) -> None:
+    """As fast as possible (in batches), a served run's results are `twin run`'s to the bit."""
+    out = tmp_path / "served"
+    proc, _, _ = serve("demo", "--horizon", "6h", "--out", str(out))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    alone = tmp_path / "alone.json"
+    run = subprocess.run(
+        [*TWIN, "run", "demo", "--horizon", "6h", "--reps", "1", "--json", str(alone)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(alone.read_text(encoding="utf-8"))
+    assert (doc["line"], doc["stations"]) == (results["line"], results["stations"])
+    assert results["line"]["throughput_per_hour"]["mean"] > 0
 
 
 def test_ctrl_c_sends_death_and_exits_130(tmp_path: Path) -> None:

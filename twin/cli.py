@@ -626,6 +626,13 @@ def serve_command(
     pub: Annotated[str, typer.Option(help="Stream (XPUB) address.")] = "tcp://127.0.0.1:5556",
     ctl: Annotated[str, typer.Option(help="Control (ROUTER) address.")] = "tcp://127.0.0.1:5557",
     codec: Annotated[str, typer.Option(help="Body encoding: json or msgpack.")] = "json",
+    batch: Annotated[
+        bool | None,
+        typer.Option(
+            "--batch/--no-batch",
+            help="State changes in batches, on state/*/ (default: only when as fast as possible).",
+        ),
+    ] = None,
     kpi_every: Annotated[
         str | None,
         typer.Option(
@@ -677,7 +684,7 @@ def serve_command(
             model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
         settings = Settings(pub=pub, ctl=ctl, codec="msgpack" if codec == "msgpack" else "json")
         settings.speed, settings.lockstep, settings.wait = speed, step, wait
-        settings.kpi_every = sampling
+        settings.kpi_every, settings.batch = sampling, batch
         settings.agents, settings.agent_timeout, settings.on_late = agents, patience, _late
         settings.curve = curve
         server = _bind(model, settings)

@@ -31,7 +31,7 @@ def apply(record):
     kind, scope = record["kind"], record["scope"]
     if kind in ("state", "level"):
         levels[scope + "/" + kind] = record["value"]
-    elif kind in ("create", "arrive", "start", "part"):
+    elif kind in ("create", "arrive", "start", "move", "part"):
         parts[record["part"]] = scope
     elif kind in ("finish", "scrap"):
         parts.pop(record["part"], None)
@@ -51,6 +51,8 @@ command = {"cmd_id": "hello-1", "action": "hold", "target": "M1"}
 ctl.send(json.dumps({"type": "command", "command": command}).encode())
 reply = None
 applied_after = 0
+batches = 0
+FIELDS = ("t", "scope", "kind", "part", "value")  # a batch's arrays, in this order
 gaps = 0
 last = {}
 done = False
@@ -69,8 +71,14 @@ while not done and time.monotonic() < deadline:
         gaps += 1
     last[channel] = header["seq"]
     if channel == "state" and header["seq"] > since:
-        apply(body)
-        applied_after += 1
+        if topic == "state/*/":  # a batch: its changes in their order
+            batches += 1
+            records = [dict(zip(FIELDS, change, strict=True)) for change in body]
+        else:
+            records = [body]
+        for record in records:
+            apply(record)
+        applied_after += len(records)
     done = channel == "death"
 
 print(
@@ -80,6 +88,7 @@ print(
             "machines": sorted(k for k in levels if k.endswith("/state")),
             "parts": len(parts),
             "updates": applied_after,
+            "batches": batches,
             "gaps": gaps,
             "death": done,
         }

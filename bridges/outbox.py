@@ -1,0 +1,62 @@
+"""The server's side of the change stream: where the line's changes wait to be sent.
+
+A live run's models emit into an :class:`Outbox` (a :class:`~twin.changes.Changes` that is
+its server's only listener, so a change costs one short call and no record object). State
+changes wait in ``pending``; the server sends them with :meth:`Outbox.flush`: one batch
+message (``state/*/``, docs/protocol.md) per flush when it batches, else one message per
+change (``limit`` 1). The outbox flushes by itself when ``limit`` changes wait, and before
+an event: events go out one by one, after every change emitted before them, so the stream
+keeps the order in which the changes happened, across entities and channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridges.wire import STATE_KINDS, Row
+from twin.changes import Change, Changes, Subscriber, Value
+
+
+class Outbox(Changes):
+    """Collects state changes for ``send_rows`` (at most ``limit`` at a time) and hands
+    each event to ``send_event`` once the changes before it are sent."""
+
+    __slots__ = ("limit", "pending", "send_event", "send_rows")
+
+    def __init__(
+        self,
+        send_rows: Callable[[list[Row]], None],
+        send_event: Callable[[Change], None],
+        limit: int,
+    ) -> None:
+        super().__init__()
+        if limit < 1:
+            raise ValueError(f"an outbox holds at least one change, got limit {limit}")
+        self.send_rows = send_rows
+        self.send_event = send_event
+        self.limit = limit
+        self.pending: list[Row] = []
+        # Not live until its server says so, once the line is built: the build's own
+        # changes are in the birth's snapshot.
+
+    def __call__(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
+        if kind in STATE_KINDS:
+            pending = self.pending
+            pending.append((time, scope, kind, part, value))
+            if len(pending) >= self.limit:
+                self.flush()
+        else:
+            self.flush()
+            self.send_event(Change(time, scope, kind, part, value))
+
+    def emit(self, change: Change) -> None:
+        self(*change)
+
+    def flush(self) -> None:
+        """Send the changes that wait (none: nothing is sent)."""
+        if self.pending:
+            rows, self.pending = self.pending, []
+            self.send_rows(rows)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        raise TypeError("an outbox sends to its server only; subscribe to a Changes instead")

@@ -1,0 +1,55 @@
+"""The server's outbox: state changes wait for a flush (or the size bound), events go out
+after every change before them."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridges.outbox import Outbox
+from bridges.wire import Row
+from twin.changes import Change
+
+
+def sent_by(limit: int) -> tuple[Outbox, list[list[Row] | Change]]:
+    sent: list[list[Row] | Change] = []
+    return Outbox(sent.append, sent.append, limit), sent
+
+
+def test_events_come_after_the_changes_before_them() -> None:
+    """Two state changes, a failure, one more: the first two as one batch, then the event;
+    the last waits for a flush."""
+    box, sent = sent_by(512)
+    box(1.0, "M1.0", "state", -1, "busy")
+    box(1.0, "M1.buffer", "level", -1, 2)
+    box(2.5, "M1.0", "fail", -1, "")
+    box(3.0, "M1.0", "state", -1, "down")
+    assert sent == [
+        [(1.0, "M1.0", "state", -1, "busy"), (1.0, "M1.buffer", "level", -1, 2)],
+        Change(2.5, "M1.0", "fail", -1, ""),
+    ]
+    box.flush()
+    box.flush()  # nothing waits: nothing is sent
+    assert sent[2:] == [[(3.0, "M1.0", "state", -1, "down")]]
+
+
+def test_a_batch_holds_at_most_its_limit() -> None:
+    """Ten changes with a limit of four: sent as 4 + 4 at once, 2 at the flush; a limit of
+    one sends every change alone, at once."""
+    box, sent = sent_by(4)
+    for part in range(10):
+        box.emit(Change(float(part), "line", "create", part, "A"))
+    assert [len(batch) for batch in sent if isinstance(batch, list)] == [4, 4]
+    box.flush()
+    assert [len(batch) for batch in sent if isinstance(batch, list)] == [4, 4, 2]
+    single, one_by_one = sent_by(1)
+    single(0.0, "M2", "arrive", 7, "B")
+    assert one_by_one == [[(0.0, "M2", "arrive", 7, "B")]]
+
+
+def test_an_outbox_has_no_other_listeners() -> None:
+    """It sends to its server only: a subscriber would never be told, so it is refused."""
+    box, _ = sent_by(8)
+    with pytest.raises(TypeError, match="sends to its server only"):
+        box.subscribe(print)
+    with pytest.raises(ValueError, match="at least one change"):
+        Outbox(print, print, 0)
