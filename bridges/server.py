@@ -418,6 +418,21 @@ class Server:
                 {"scope": m.scope, "kind": "machine", "metrics": {"state": "state"}}
                 for m in st.machines
             )
+        for conveyor in self.line.conveyors:
+            entities.append(
+                {
+                    "scope": conveyor.scope,
+                    "kind": "conveyor",
+                    "capacity": conveyor.capacity,
+                    "metrics": {"level": "parts"},
+                }
+            )
+        fleet = [self.line.fleet] if self.line.fleet is not None else []
+        for pool in [*self.line.pools.values(), *fleet]:
+            kind = "vehicles" if pool is self.line.fleet else "operators"
+            entities.append(
+                {"scope": pool.scope, "kind": kind, "count": pool.count, "metrics": {"level": kind}}
+            )
         return {
             "scenario": self.model.name,
             "horizon": self.model.horizon,

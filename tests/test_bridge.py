@@ -14,12 +14,14 @@ import pytest
 import simpy
 import zmq
 from live import DEADLINE, LOOPBACK, Served
+from test_gear_line import GEAR
 
 from bridges.client import TwinClient
 from bridges.server import Settings
 from bridges.wire import BATCH_MAX, BATCH_TOPIC, change_of, changes_of, parse
 from scenarios.builder import build
 from scenarios.experiment import run_replication, sample
+from scenarios.loader import loads
 from scenarios.schema import Scenario
 from twin.changes import Change, Changes, Mirror
 
@@ -424,3 +426,27 @@ def test_a_stalled_subscriber_loses_messages_counted_in_the_heartbeat(
     assert death["dropped"] > 0
     beats = [body["dropped"] for topic, _, body in messages if topic == "hb/"]
     assert beats == sorted(beats) and beats[-1] <= death["dropped"]
+
+
+def test_the_birth_of_a_real_line_names_its_conveyors_pools_and_vehicles() -> None:
+    """The gear line's birth lists its conveyor, its operator pools and its AGV fleet as
+    entities with their sizes; the run streams their levels, and the birth's snapshot has
+    a level for each of them."""
+    model = loads(GEAR, "gear.yaml").model_copy(update={"horizon": 8 * 3600.0, "warmup": 0.0})
+    with sockets() as ctx:
+        served = Served(model, Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1))
+        sub = subscriber(ctx, served.pub)
+        messages = receive_all(sub)
+    served.join()
+    birth = messages[0][2]
+    entities = {e["scope"]: e for e in birth["entities"]}
+    assert entities["HOB>SHAVE"]["kind"] == "conveyor" and entities["HOB>SHAVE"]["capacity"] == 20
+    assert (entities["operators.loader"]["kind"], entities["operators.loader"]["count"]) == (
+        "operators",
+        2,
+    )
+    assert (entities["agv"]["kind"], entities["agv"]["count"]) == ("vehicles", 2)
+    levels = {r["scope"] for r in birth["snapshot"] if r["kind"] == "level"}
+    assert {"HOB>SHAVE", "operators.setter", "operators.loader", "agv"} <= levels
+    streamed_levels = {c.scope for c in streamed(messages) if c.kind == "level"}
+    assert {"HOB>SHAVE", "operators.loader"} <= streamed_levels
