@@ -122,3 +122,17 @@ def test_scenarios_lists_every_bundled_name() -> None:
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
     assert set(bundled()) <= set(names)
+
+
+def test_the_watch_dashboard_lists_happenings_not_part_flow() -> None:
+    """`twin watch`'s recent events show failures and commands, not every part moving on
+    a conveyor or a reading arriving (the tables above show those)."""
+    from twin.changes import Change
+    from twin.cli import _note_event
+
+    events: list[str] = []
+    for kind in ("move", "arrive", "level", "reading"):
+        _note_event(events, Change(60.0, "A>B", kind, 3, "G1"))
+    assert events == []
+    _note_event(events, Change(120.0, "HOB.0", "fail", -1, ""))
+    assert len(events) == 1 and "HOB.0 fail" in events[0]

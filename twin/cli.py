@@ -952,7 +952,9 @@ def watch_command(
 
 
 def _note_event(events: list[str], change: Any) -> None:
-    if change.kind not in ("state", "level", "create", "arrive", "start", "finish", "scrap"):
+    # Part flow and levels are in the tables above; these are the happenings worth a line.
+    flow = ("state", "level", "create", "arrive", "start", "finish", "scrap", "move", "reading")
+    if change.kind not in flow:
         events.append(f"{change.time:10.0f} s  {change.scope} {change.kind} {change.value}")
         del events[:-8]
 
