@@ -39,7 +39,7 @@ class Outbox(Changes):
         # Not live until its server says so, once the line is built: the build's own
         # changes are in the birth's snapshot.
 
-    def __call__(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
+    def record(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
         if kind in STATE_KINDS:
             pending = self.pending
             pending.append((time, scope, kind, part, value))
@@ -49,8 +49,10 @@ class Outbox(Changes):
             self.flush()
             self.send_event(Change(time, scope, kind, part, value))
 
+    __call__ = record
+
     def emit(self, change: Change) -> None:
-        self(*change)
+        self.record(*change)
 
     def flush(self) -> None:
         """Send the changes that wait (none: nothing is sent)."""

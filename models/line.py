@@ -56,7 +56,7 @@ class Line:
         self.moves[pair] = conveyor
         self.conveyors.append(conveyor)
         if self.changes.live:
-            self.changes(self.env.now, conveyor.scope, "level", -1, conveyor.level)
+            self.changes.record(self.env.now, conveyor.scope, "level", -1, conveyor.level)
         return conveyor
 
     def create(self, product: str, route: tuple[Station, ...]) -> Part:
@@ -67,7 +67,7 @@ class Line:
         self.created += 1
         self.wip.add(1.0, now)
         if self.changes.live:
-            self.changes(now, "line", "create", part.id, product)
+            self.changes.record(now, "line", "create", part.id, product)
         return part
 
     def finish(self, part: Part) -> None:
@@ -81,7 +81,7 @@ class Line:
             if part.created >= self.warmup:
                 self.lead_time.add(now - part.created)
         if self.changes.live:
-            self.changes(now, "line", "finish", part.id, part.product)
+            self.changes.record(now, "line", "finish", part.id, part.product)
 
     def scrap(self, part: Part, where: str) -> None:
         """A part is scrapped at ``where`` and leaves the line."""
@@ -92,7 +92,7 @@ class Line:
         if now >= self.warmup:
             self.scrap_after_warmup += 1
         if self.changes.live:
-            self.changes(now, where, "scrap", part.id, part.product)
+            self.changes.record(now, where, "scrap", part.id, part.product)
 
     @property
     def in_system(self) -> int:
@@ -270,7 +270,7 @@ def _entering(station: Station, part: Part) -> Callable[[simpy.Event], None]:
 def _acted(line: Line, kind: str, value: str, scope: str = "line") -> None:
     """Tell the change stream that an action was applied to ``scope``."""
     if line.changes.live:
-        line.changes(line.env.now, scope, kind, -1, value)
+        line.changes.record(line.env.now, scope, kind, -1, value)
 
 
 def _shown(mix: Mapping[str, float]) -> str:

@@ -167,7 +167,7 @@ class Station:
         self.first_pass = 0  # good parts after the warm-up that were never reworked
         self.machines = [Machine(self, name, i, failures) for i, name in enumerate(names)]
         if line.changes.live:
-            line.changes(env.now, self.buffer_scope, "level", -1, 0)
+            line.changes.record(env.now, self.buffer_scope, "level", -1, 0)
 
     def receive(self, part: Part) -> None:
         """Put ``part``, which already holds a place here, into the input buffer."""
@@ -177,8 +177,8 @@ class Station:
         self.queue.put(part)
         changes = self.line.changes
         if changes.live:
-            changes(part.arrived, self.id, "arrive", part.id, part.product)
-            changes(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
+            changes.record(part.arrived, self.id, "arrive", part.id, part.product)
+            changes.record(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
 
     def release(self) -> None:
         """Free the place a leaving part held here."""
@@ -215,7 +215,7 @@ class Station:
     def _acted(self, kind: str, value: str) -> None:
         changes = self.line.changes
         if changes.live:
-            changes(self.line.env.now, self.id, kind, -1, value)
+            changes.record(self.line.env.now, self.id, kind, -1, value)
 
     @property
     def maintenances(self) -> int:
@@ -439,7 +439,7 @@ class Machine:
     def _acted(self, kind: str, value: str) -> None:
         changes = self.station.line.changes
         if changes.live:
-            changes(self.env.now, self.scope, kind, -1, value)
+            changes.record(self.env.now, self.scope, kind, -1, value)
 
     # -- states ---------------------------------------------------------------------------
 
@@ -460,7 +460,7 @@ class Machine:
         clock.enter(state, now)
         changes = self.station.line.changes
         if changes.live:
-            changes(now, self.scope, "state", -1, STATES[state])
+            changes.record(now, self.scope, "state", -1, STATES[state])
 
     def _fail(self) -> None:
         self.down = True
@@ -490,7 +490,7 @@ class Machine:
         changes = self.station.line.changes
         if changes.live:
             part = self.part
-            changes(self.env.now, self.scope, kind, -1 if part is None else part.id, "")
+            changes.record(self.env.now, self.scope, kind, -1 if part is None else part.id, "")
 
     # -- the machine's life ---------------------------------------------------------------
 
@@ -528,7 +528,7 @@ class Machine:
                 continue
             now = env.now
             if changes.live:
-                changes(now, st.buffer_scope, "level", -1, len(items))
+                changes.record(now, st.buffer_scope, "level", -1, len(items))
             if now >= warmup:
                 st.waited += now - part.arrived
                 st.started += 1
@@ -542,7 +542,7 @@ class Machine:
             self._state(BUSY)
             part.where = self.scope
             if changes.live:
-                changes(env.now, self.scope, "start", part.id, product)
+                changes.record(env.now, self.scope, "start", part.id, product)
             work = st.process[product]() * st.time_factor
             if inline and work <= self.ttf and not (self.down or self.off):
                 self.ttf -= work  # ``_operating`` written out: the hot path
@@ -637,7 +637,7 @@ class Machine:
         parts = yield from self._gather(first, batch)
         changes = line.changes
         if changes.live:
-            changes(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
+            changes.record(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
         if env.now >= line.warmup:
             st.waited += math.fsum(env.now - p.arrived for p in parts)
             st.started += len(parts)
@@ -652,7 +652,7 @@ class Machine:
         for part in parts:
             part.where = self.scope
             if changes.live:
-                changes(env.now, self.scope, "start", part.id, part.product)
+                changes.record(env.now, self.scope, "start", part.id, part.product)
         work = st.process[product]() * st.time_factor
         if crew is None:
             yield from self._work(work)
@@ -677,7 +677,7 @@ class Machine:
         self.load = parts = [first]
         while len(parts) < batch.size:
             if changes.live:  # the buffer as it is after the last part taken
-                changes(env.now, st.buffer_scope, "level", -1, len(queue.items))
+                changes.record(env.now, st.buffer_scope, "level", -1, len(queue.items))
             if queue.items:  # a part is there
                 parts.append(queue.items.popleft())
                 continue
@@ -770,7 +770,7 @@ class Machine:
         part.step = back - 1  # its next station is the one it goes back to
         changes = st.line.changes
         if changes.live:
-            changes(env.now, self.scope, "rework", part.id, rework.to)
+            changes.record(env.now, self.scope, "rework", part.id, rework.to)
         if part.route[back] is st:
             st.receive(part)
             return True

@@ -35,7 +35,9 @@ Subscriber = Callable[[Change], None]
 class Changes:
     """The fan-out of one replication's changes to any number of subscribers.
 
-    Emitters test ``live`` before building a record: ``if changes.live: changes(...)``.
+    Emitters test ``live`` before building a record: ``if changes.live:
+    changes.record(...)`` (a method call: calling the instance costs about three times as
+    much in the interpreter, on the hottest path of an observed run).
     """
 
     __slots__ = ("_subscribers", "live")
@@ -56,10 +58,14 @@ class Changes:
 
         return unsubscribe
 
-    def __call__(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
+    def record(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
+        """One change, to every subscriber."""
         change = Change(time, scope, kind, part, value)
         for subscriber in self._subscribers:
             subscriber(change)
+
+    def __call__(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
+        self.record(time, scope, kind, part, value)
 
     def emit(self, change: Change) -> None:
         """Deliver a record made elsewhere (a snapshot, a command outcome)."""
