@@ -123,8 +123,9 @@ def _station(
             spec.failures.basis,
         )
     preventive = None
-    if spec.maintenance is not None:
-        m = spec.maintenance
+    m = spec.maintenance
+    if m is not None and m.kind == "preventive":
+        assert m.every is not None and m.duration is not None
         duration = streams.sampler(m.duration, spec.id, "maintenance")
         preventive = Preventive(m.every, duration, m.basis)
     rework = None

@@ -21,6 +21,18 @@ from scenarios.fields import (
     Money,
     Probability,
 )
+from scenarios.smart import (
+    Condition,
+    CrewSpec,
+    Defects,
+    Identifiers,
+    Inspection,
+    Network,
+    ReworkAt,
+    Sensor,
+    check_smart,
+)
+from scenarios.smart import MaintenanceSpec as Maintenance
 from scenarios.transport import Transport, _Pair
 from twin.distributions import Count, Distribution, Duration, PositiveDuration, Real
 from twin.durations import format_duration
@@ -149,14 +161,6 @@ class Failures(Model):
     basis: Literal["operating", "calendar"] = "operating"
 
 
-class Maintenance(Model):
-    """Preventive maintenance by age (age replacement)."""
-
-    every: PositiveDuration
-    basis: Literal["operating", "calendar"] = "operating"
-    duration: Lasting
-
-
 class Rework(Model):
     """Defective parts sent back to station ``to`` (this one or an earlier one on the route)
     to repeat their route from there; scrapped after ``max`` reworks (none: no limit)."""
@@ -212,6 +216,14 @@ class Station(Model):
     setup: Setup | None = None
     failures: Failures | None = None
     maintenance: Maintenance | None = None
+    # The smart-workshop layer: the machine's link to the plant network (none: not
+    # connected), its wear, and its sensors.
+    link: Identifier | None = None
+    condition: Condition | None = None
+    sensors: Annotated[list[Sensor], Field(max_length=MAX_ITEMS)] = []
+    # Parts leave defective with a chance that rises with wear; an inspection finds them.
+    defects: Defects | None = None
+    inspection: Inspection | None = None
     rework: Rework | None = None
     batch: BatchSpec | None = None
     # An operator of a pool for each part (the pool's id: for the whole process time).
@@ -290,6 +302,8 @@ class Scenario(Model):
 
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
+    # Every part gets an id PREFIX/LINE.SERIAL and a history (none: parts are numbered).
+    identifiers: Identifiers | None = None
     seed: Annotated[Count, Field(ge=0)] = 0
     horizon: PositiveDuration = 8 * 3600.0
     warmup: Duration = 0.0
@@ -300,6 +314,8 @@ class Scenario(Model):
     # The line's planned working time; none: around the clock.
     calendar: Calendar | None = None
     operators: Annotated[list[Operators], Field(max_length=MAX_ITEMS)] = []
+    network: Network | None = None
+    crews: Annotated[list[CrewSpec], Field(max_length=MAX_ITEMS)] = []
     transport: Transport | None = None
     stations: Annotated[list[Station], Field(min_length=1, max_length=MAX_ITEMS)]
     economics: Economics = Economics()
@@ -316,6 +332,12 @@ class Scenario(Model):
     def _unique_stations(cls, stations: list[Station]) -> list[Station]:
         _unique("station", [s.id for s in stations])
         return stations
+
+    @field_validator("crews")
+    @classmethod
+    def _unique_crews(cls, crews: list[CrewSpec]) -> list[CrewSpec]:
+        _unique("crew", [c.id for c in crews])
+        return crews
 
     @field_validator("operators")
     @classmethod
@@ -378,11 +400,31 @@ class Scenario(Model):
                         f"station {sid!r} has no process_time for product {product.id!r}, "
                         f"which its route visits",
                     )
+        network = self.network or Network()
+        check_smart(
+            [x.id for x in network.links],
+            [x.id for x in network.edge],
+            [c.id for c in self.crews],
+            [
+                (k, st.id, st.link, st.sensors, st.maintenance, st.condition is not None)
+                for k, st in enumerate(self.stations)
+            ],
+        )
         pools = [p.id for p in self.operators]
         for k, st in enumerate(self.stations):
             self._check_tables(k, st, products)
             if st.rework is not None:
-                self._check_rework(k, st)
+                self._check_rework(k, st, st.rework.to, ("rework", "to"))
+            if st.inspection is not None and isinstance(st.inspection.on_detect, ReworkAt):
+                where = ("inspection", "on_detect", "rework")
+                self._check_rework(k, st, st.inspection.on_detect.rework, where)
+            failures = st.failures
+            if st.condition is not None and failures is not None and failures.basis == "calendar":
+                raise FieldError(
+                    ("stations", k, "failures", "basis"),
+                    f"station {st.id!r} wears (it has a 'condition'): its failures must "
+                    "count operating time, like its wear (basis: operating)",
+                )
             needs: list[tuple[tuple[str | int, ...], str]] = []
             if st.crew is not None:
                 path: tuple[str | int, ...] = ("operator",)
@@ -446,20 +488,18 @@ class Scenario(Model):
                     )
         return self
 
-    def _check_rework(self, k: int, station: Station) -> None:
+    def _check_rework(self, k: int, station: Station, to: str, where: tuple[str, ...]) -> None:
         """Rework goes back to a station that every product visiting this one has visited."""
-        assert station.rework is not None
-        to = station.rework.to
         for product in self.products:
             route = product.route
             if station.id in route and to not in route[: route.index(station.id) + 1]:
                 raise FieldError(
-                    ("stations", k, "rework", "to"),
+                    ("stations", k, *where),
                     f"rework at {station.id!r} sends {product.id!r} back to {to!r}, which its "
                     f"route ({' -> '.join(route)}) does not visit before; give {station.id!r} "
                     "or a station before it",
                 )
-        if isinstance(station.rework.rate, dict):
+        if station.rework is not None and isinstance(station.rework.rate, dict):
             named = [p.id for p in self.products]
             for pid in station.rework.rate:
                 if pid not in named:
@@ -562,10 +602,32 @@ def workload(scenario: Scenario) -> list[tuple[float, tuple[str | int, ...], str
             failures = station.servers * horizon / station.failures.mtbf.expected
             where = f"stations[{station.id}].failures.mtbf"
             work.append((failures, ("stations", k, "failures", "mtbf"), where))
-        if station.maintenance is not None:
+        if station.maintenance is not None and station.maintenance.every is not None:
             stops = station.servers * horizon / station.maintenance.every
             where = f"stations[{station.id}].maintenance.every"
             work.append((stops, ("stations", k, "maintenance", "every"), where))
+        for i, sensor in enumerate(station.sensors):
+            readings = station.servers * horizon / sensor.every
+            where = f"stations[{station.id}].sensors[{sensor.id}].every"
+            work.append((readings, ("stations", k, "sensors", i, "every"), where))
+        if station.condition is not None:
+            # Wear reaching its limit ends a life no sooner than this, on average.
+            wear = station.condition
+            lives = (
+                station.servers
+                * horizon
+                * wear.wear.rate
+                / 3600.0
+                / max(wear.fails_at.expected, 1e-9)
+            )
+            where = f"stations[{station.id}].condition.fails_at"
+            work.append((lives, ("stations", k, "condition", "fails_at"), where))
+    network = scenario.network
+    for i, link in enumerate(network.links if network is not None else []):
+        if link.outage is not None:
+            outages = horizon / link.outage.mtbf.expected
+            where = f"network.links[{link.id}].outage.mtbf"
+            work.append((outages, ("network", "links", i, "outage", "mtbf"), where))
     return work
 
 
