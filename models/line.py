@@ -8,6 +8,7 @@ from typing import Any
 import simpy
 
 from models.actions import NOT_ALLOWED_IN_STATE, Refused, positive_factor, shares
+from models.history import History
 from models.operators import Pool
 from models.part import Part
 from models.station import STATES, Station
@@ -39,6 +40,9 @@ class Line:
         self.moving = 0
         self.feeders: list[Feeder] = []
         self.pools: dict[str, Pool] = {}  # operators, by pool id
+        # Per-part history, kept when parts carry identifiers; None: not kept. Whoever adds
+        # to it tests ``line.history is not None`` first (it costs nothing otherwise).
+        self.history: History | None = None
         self.wip = TimeAverage(warmup)
         self.lead_time = Tally()
         self.created = 0

@@ -14,6 +14,7 @@ class Part:
     __slots__ = (
         "arrived",
         "created",
+        "defective",
         "id",
         "product",
         "reworks",
@@ -31,6 +32,7 @@ class Part:
         self.arrived = created
         self.where = "line"  # scope of where it is: the line (entering), a station, a machine
         self.reworks = 0  # times it was sent back for rework
+        self.defective = False  # made defective at a station, not yet found (or reworked)
 
     @property
     def next_station(self) -> Station | None:

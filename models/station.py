@@ -315,6 +315,10 @@ class Machine:
         if policy is not None and policy.basis == "calendar":
             self.env.process(self._calendar_age(policy))
 
+    def wear_now(self) -> float:
+        """The machine's wear at this moment (0 for a machine that does not wear)."""
+        return 0.0
+
     # -- age replacement ------------------------------------------------------------------
 
     def operating_age(self) -> float:
