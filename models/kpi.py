@@ -34,7 +34,7 @@ from models.station import ACTIVE, STATES, Station
 # Bumped whenever the figures of a replication change (names, definitions, the order of
 # simultaneous events): stored replications of another version are run again rather than
 # mixed with new ones.
-KPI_VERSION = 6
+KPI_VERSION = 7
 
 # States that are planned stops (held by a decision, planned maintenance, off shift or on a
 # break): their time leaves PBT.
@@ -113,6 +113,12 @@ def station_kpis(station: Station, now: float) -> dict[str, Any]:
         "failures": float(sum(m.failures for m in station.machines)),
         "maintenances": float(station.maintenances),
         "wait_s": _ratio(station.waited, station.started),
+        # A station that wears: its breakdowns by wear (the rest of ``failures`` are random).
+        **(
+            {"wear_breakdowns": float(sum(m.worn_out for m in station.machines))}
+            if any(m.wear is not None for m in station.machines)
+            else {}
+        ),
     }
 
 
@@ -156,6 +162,7 @@ def line_kpis(line: Line, now: float) -> dict[str, object]:
             if line.pools
             else {}
         ),
+        **smart_kpis(line, now),
         "parts": {
             "created": float(line.created),
             "finished": float(line.finished),
@@ -163,6 +170,29 @@ def line_kpis(line: Line, now: float) -> dict[str, object]:
             "in_system": float(line.in_system),
         },
     }
+
+
+def smart_kpis(line: Line, now: float) -> dict[str, Any]:
+    """The smart-workshop layer's figures, for a line that has them: the equipment
+    networking rate (connected machines / machines), the sensors' readings, the condition
+    policies' alarms, and each maintenance crew's share of time at work."""
+    out: dict[str, Any] = {}
+    if line.links is not None:
+        machines = sum(len(st.machines) for st in line.stations.values())
+        out["networking_rate"] = len(line.connected) / machines
+    if line.sensors:
+        out["readings"] = {
+            kind: float(sum(getattr(s, kind) for s in line.sensors))
+            for kind in ("sent", "lost", "arrived", "late")
+        }
+    if line.policies:
+        out["alarms"] = {
+            kind: float(sum(getattr(p, kind) for p in line.policies))
+            for kind in ("true", "false", "missed")
+        }
+    if line.crews:
+        out["crews"] = {c: crew.utilisation(now) for c, crew in line.crews.items()}
+    return out
 
 
 def collect(line: Line, now: float) -> dict[str, object]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -15,6 +15,10 @@ from models.station import STATES, Station
 from models.transport import Conveyor, Trip
 from twin.changes import Change, Changes
 from twin.stats import Tally, TimeAverage
+
+if TYPE_CHECKING:
+    from models.monitoring import ConditionPolicy, Sensor
+    from models.network import Link
 
 
 class Line:
@@ -43,6 +47,14 @@ class Line:
         # Per-part history, kept when parts carry identifiers; None: not kept. Whoever adds
         # to it tests ``line.history is not None`` first (it costs nothing otherwise).
         self.history: History | None = None
+        # The smart-workshop layer: the network's links (None: the line has no network),
+        # the machines connected to it (by scope), sensors, condition-based maintenance
+        # policies, and maintenance crews by id.
+        self.links: dict[str, Link] | None = None
+        self.connected: set[str] = set()
+        self.sensors: list[Sensor] = []
+        self.policies: list[ConditionPolicy] = []
+        self.crews: dict[str, Pool] = {}
         self.wip = TimeAverage(warmup)
         self.lead_time = Tally()
         self.created = 0

@@ -28,6 +28,7 @@ from models.actions import (
 from models.buffer import Gate, Queue
 from models.operators import Crew, Pool
 from models.transport import Conveyor, Trip, carry, drive, ride
+from models.wear import Lives, Path
 from twin.stats import StateClock
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class Station:
         rework: Rework | None = None,
         batch: Batch | None = None,
         operator: Crew | None = None,
+        wear: Callable[[str], Lives] | None = None,
     ) -> None:
         env = line.env
         self.line = line
@@ -165,7 +167,10 @@ class Station:
         self.operator = operator
         self.reworked = 0  # parts sent back for rework after the warm-up
         self.first_pass = 0  # good parts after the warm-up that were never reworked
-        self.machines = [Machine(self, name, i, failures) for i, name in enumerate(names)]
+        self.machines = [
+            Machine(self, name, i, failures, None if wear is None else wear(name))
+            for i, name in enumerate(names)
+        ]
         if line.changes.live:
             line.changes.record(env.now, self.buffer_scope, "level", -1, 0)
 
@@ -257,7 +262,14 @@ class Machine:
     (:meth:`maintain`) and failed on purpose (:meth:`fail`).
     """
 
-    def __init__(self, station: Station, name: str, index: int, failures: Failures | None) -> None:
+    def __init__(
+        self,
+        station: Station,
+        name: str,
+        index: int,
+        failures: Failures | None,
+        lives: Lives | None = None,
+    ) -> None:
         line = station.line
         self.env = line.env
         self.station = station
@@ -300,7 +312,23 @@ class Machine:
         self.ttf = math.inf  # on the operating basis: the work left to the next failure
         self._work: Callable[[float], Generator[Any, Any, None]] = self._plain
         self._setup_work = self._plain
-        if failures is not None:
+        # A machine that wears: its lives end when the wear reaches its limit (or at a
+        # random failure before); ``since`` and ``done``: the work timed now, for its wear.
+        self.wear: Path | None = None
+        self.worn_out = 0  # breakdowns by wear after the warm-up
+        self.since = 0.0
+        self.done = 0.0
+        # Called at a breakdown by wear, and (once, then forgotten) at the next renewal.
+        self.on_breakdown: list[Callable[[], None]] = []
+        self.on_renewal: list[Callable[[], None]] = []
+        if lives is not None:
+            self.lives = lives
+            self.wear = lives.path
+            self.basis = "operating"
+            self.mtbf, self.mttr = lives.next, lives.repair
+            self.ttf = self.life = self.mtbf()
+            self._work = self._wearing
+        elif failures is not None:
             self.basis = failures.basis
             self.mtbf = failures.mtbf(name)
             self.mttr = failures.mttr(name)
@@ -316,8 +344,14 @@ class Machine:
             self.env.process(self._calendar_age(policy))
 
     def wear_now(self) -> float:
-        """The machine's wear at this moment (0 for a machine that does not wear)."""
-        return 0.0
+        """The machine's wear at this moment, also in the middle of a part (0 for a
+        machine that does not wear)."""
+        if self.wear is None:
+            return 0.0
+        age = self.life - self.ttf + self.done
+        if self.working:
+            age += self.env.now - self.since
+        return self.wear.at(age)
 
     # -- age replacement ------------------------------------------------------------------
 
@@ -331,6 +365,10 @@ class Machine:
         self.renewed_work = self.worked
         self.renewed_at = self.env.now
         self.renewals += 1
+        if self.on_renewal:
+            callbacks, self.on_renewal = self.on_renewal, []
+            for callback in callbacks:
+                callback()
 
     def _due(self, policy: Preventive) -> None:
         """Order the policy's maintenance (it starts when the machine has no part)."""
@@ -475,6 +513,10 @@ class Machine:
 
     def _repair(self) -> None:
         self.down = False
+        if self.maintenance is not None and self.base != MAINTENANCE:
+            # A maintenance ordered but not begun lapses: the repair renews the machine.
+            self.maintenance = None
+            self.halt = self._halted()
         self._renewed()
         self._event("repair")
         self._enter(OFF if self.off else self.base)
@@ -506,7 +548,7 @@ class Machine:
         changes = line.changes
         items = st.queue.items
         # Work that a failure in operating time or a calendar's stop can cut, timed here.
-        inline = self.basis != "calendar" and st.operator is None
+        inline = self.basis != "calendar" and st.operator is None and self.wear is None
         # Parts go straight to the next station's door (no transport between stations).
         direct = not line.moves and line.default_move is None
         while True:
@@ -801,6 +843,8 @@ class Machine:
         env = self.env
         while self.down:  # failed at the very moment it was to stop: repair comes first
             yield self.resumed
+        if self.maintenance is None:
+            return  # the repair renewed the machine: the order lapsed
         if env.now >= self.clock.start:
             self.maintenances += 1
         self.generation += 1  # a calendar failure due during maintenance does not happen
@@ -850,6 +894,54 @@ class Machine:
         except simpy.Interrupt:
             self.cutting = False
             yield from self._calendar(work - (env.now - start))
+
+    def _wearing(self, work: float) -> Generator[Any, Any, None]:
+        """Work on a machine that wears: it breaks down (part in hand) when the current
+        life's operating time runs out, and the rest of the work follows the repair."""
+        env = self.env
+        while True:
+            chunk = min(work, self.ttf)
+            yield from self._timed(chunk)
+            self.ttf -= chunk
+            self.done = 0.0
+            work -= chunk
+            if self.ttf > 0.0:
+                return
+            while self.down:  # a failure put on it is under repair: this one follows
+                yield self.resumed
+            worn = self.lives.worn
+            self._fail()
+            if worn:
+                if env.now >= self.clock.start:
+                    self.worn_out += 1
+                for callback in self.on_breakdown:
+                    callback()
+            yield env.timeout(self.mttr())
+            self.ttf = self.life = self.mtbf()  # drawn before the repair renews the age
+            self._repair()
+            if work <= 0.0:
+                return
+
+    def _timed(self, work: float) -> Generator[Any, Any, None]:
+        """``work`` seconds of work, paused by failures and stops, with the work done so far
+        in ``done`` and the start of the running stretch in ``since``."""
+        env = self.env
+        while work > 0.0:
+            while self.down or self.off:
+                yield self.resumed
+            self.since = env.now
+            self.working = True
+            try:
+                yield env.timeout(work)
+                self.done += work
+                work = 0.0
+            except simpy.Interrupt:
+                self.cutting = False
+                spent = env.now - self.since
+                self.done += spent
+                work -= spent
+            finally:
+                self.working = False
 
     def _calendar(self, work: float) -> Generator[Any, Any, None]:
         """Work that a failure interrupts; the rest resumes after repair."""

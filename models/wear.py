@@ -36,6 +36,7 @@ class Path:
         cv: float,
         limit: Callable[[], float],
         rng: np.random.Generator,
+        bridge: np.random.Generator | None = None,
     ) -> None:
         self.rate = rate / HOUR  # units per second of operation
         # Gamma shape per second of operation, and scale: mean growth a second = shape x scale.
@@ -43,6 +44,9 @@ class Path:
         self.scale = 0.0 if cv == 0 else self.rate / self.shape
         self.draw_limit = limit
         self.rng = rng
+        # Values between the points drawn come from a stream of their own: reading the
+        # wear (a sensor) leaves every life's length as it was (common random numbers).
+        self.bridge = rng if bridge is None else bridge
         self.renew()
 
     def renew(self) -> None:
@@ -77,7 +81,7 @@ class Path:
         """W at ``t``, between the drawn points ``i`` and ``i + 1``."""
         t0, t1 = self.times[i], self.times[i + 1]
         w0, w1 = self.values[i], self.values[i + 1]
-        share = self.rng.beta(self.shape * (t - t0), self.shape * (t1 - t))
+        share = self.bridge.beta(self.shape * (t - t0), self.shape * (t1 - t))
         return w0 + (w1 - w0) * float(share)
 
     def _crossing(self) -> float:
@@ -110,3 +114,40 @@ class Path:
         self.times.append(t1)
         self.values.append(self.limit)
         return t1
+
+
+class Lives:
+    """The lives of a machine that wears, one after another: each ends when the wear of
+    ``path`` reaches its limit or, with random failures besides (``failure``, a draw of the
+    operating time to one), at such a failure if it comes first. :meth:`repair` draws the
+    repair of the breakdown that ended the current life."""
+
+    def __init__(
+        self,
+        path: Path,
+        repair: Callable[[], float],
+        failure: Callable[[], float] | None = None,
+        failure_repair: Callable[[], float] | None = None,
+    ) -> None:
+        self.path = path
+        self.wear_repair = repair
+        self.failure = failure
+        self.failure_repair = failure_repair
+        self.worn = True  # the current life ends by wear, not by a random failure
+        self._fresh = True
+
+    def next(self) -> float:
+        """A new life (the path renewed): the operating seconds until it ends."""
+        if self._fresh:
+            self._fresh = False  # the path starts with a life of its own
+        else:
+            self.path.renew()
+        life = self.path.life()
+        other = math.inf if self.failure is None else self.failure()
+        self.worn = life <= other
+        return min(life, other)
+
+    def repair(self) -> float:
+        if self.worn or self.failure_repair is None:
+            return self.wear_repair()
+        return self.failure_repair()

@@ -8,10 +8,14 @@ import simpy
 
 from models.calendar import Shifts
 from models.line import Arrivals, Feeder, Line
+from models.monitoring import ConditionPolicy, Sensor
+from models.network import Edge, Link
 from models.operators import Crew, Pool
 from models.station import Batch, Failures, Machine, Preventive, Rework, Setup, Station
 from models.transport import Conveyor, Trip
+from models.wear import Lives, Path
 from scenarios import schema
+from scenarios.smart import Condition
 from twin.changes import Changes
 from twin.distributions import Distribution
 from twin.streams import Sampler, Streams
@@ -30,12 +34,17 @@ def build(
     for spec_pool in scenario.operators:
         pool = Pool(env, spec_pool.id, spec_pool.count, scenario.warmup, line.changes)
         line.pools[spec_pool.id] = pool
+    for spec_crew in scenario.crews:
+        scope = f"crews.{spec_crew.id}"
+        crew = Pool(env, spec_crew.id, spec_crew.count, scenario.warmup, line.changes, scope)
+        line.crews[spec_crew.id] = crew
     products = {p.id: p for p in scenario.products}
     entries = {p.route[0] for p in scenario.products} if scenario.saturated else set()
     for spec in scenario.stations:
         visitors = [p for p in products.values() if spec.id in p.route]
         line.add(_station(line, spec, [p.id for p in visitors], streams, spec.id in entries))
     routes = {pid: tuple(line.stations[sid] for sid in p.route) for pid, p in products.items()}
+    _smart(line, scenario, streams)
     _calendars(line, scenario)
     transport = scenario.transport
     if transport is not None:
@@ -59,6 +68,50 @@ def build(
                 here = [x for x in lots if products[x[0]].route[0] == entry] if lots else None
                 Feeder(line, line.stations[entry], routes, entering, uniform, here)
     return line
+
+
+def _smart(line: Line, scenario: schema.Scenario, streams: Streams) -> None:
+    """The plant network, and each station's sensors and condition-based maintenance."""
+    network = scenario.network
+    if network is None:
+        return
+    env = line.env
+    links: dict[str, Link] = {}
+    for spec in network.links:
+        name = f"link:{spec.id}"
+        outage = None
+        if spec.outage is not None:
+            between = streams.sampler(spec.outage.mtbf, name, "outage:mtbf")
+            outage = (between, streams.sampler(spec.outage.mttr, name, "outage:mttr"))
+        latency = streams.sampler(spec.latency, name, "latency")
+        loss = streams.uniforms(name, "loss")
+        links[spec.id] = Link(env, spec.id, latency, spec.loss, loss, outage)
+    edges = {e.id: Edge(env, e.id, e.compute, e.capacity) for e in network.edge}
+    line.links = links
+    responses = {
+        c.id: streams.sampler(c.response, f"crew:{c.id}", "response") for c in scenario.crews
+    }
+    for spec_station in scenario.stations:
+        station = line.stations[spec_station.id]
+        link = None if spec_station.link is None else links[spec_station.link]
+        m = spec_station.maintenance
+        for machine in station.machines:
+            if link is not None:
+                line.connected.add(machine.scope)
+            sensors = {}
+            for s in spec_station.sensors:
+                noise = streams.normals(machine.name, f"sensor:{s.id}")
+                edge = None if s.edge is None else edges[s.edge]
+                sensors[s.id] = Sensor(machine, s.id, s.every, s.noise, noise, link, edge)
+            line.sensors.extend(sensors.values())
+            if m is not None and m.kind == "condition":
+                assert m.alarm is not None and m.duration is not None
+                duration = streams.sampler(m.duration, machine.name, "maintenance")
+                crew = None if m.crew is None else line.crews[m.crew]
+                response = responses[m.crew] if m.crew is not None else (lambda: 0.0)
+                sensor = sensors[m.alarm.sensor]
+                policy = ConditionPolicy(machine, sensor, m.alarm.above, duration, crew, response)
+                line.policies.append(policy)
 
 
 def _transport(line: Line, transport: schema.Transport, streams: Streams) -> None:
@@ -116,7 +169,10 @@ def _station(
         else:
             setup = Setup(streams.sampler(time, spec.id, "setup"), always, operator=setter)
     failures = None
-    if spec.failures is not None:
+    wear = None
+    if spec.condition is not None:
+        wear = _lives(spec.condition, spec.failures, streams)
+    elif spec.failures is not None:
         failures = Failures(
             _per_machine(streams, spec.failures.mtbf, "mtbf"),
             _per_machine(streams, spec.failures.mttr, "mttr"),
@@ -156,7 +212,28 @@ def _station(
         rework=rework,
         batch=batch,
         operator=crew,
+        wear=wear,
     )
+
+
+def _lives(
+    condition: Condition, failures: schema.Failures | None, streams: Streams
+) -> Callable[[str], Lives]:
+    """The lives of each machine of a station that wears (with its random failures, if it
+    has them, drawn from the streams they would use without wear)."""
+
+    def lives(machine: str) -> Lives:
+        wear = condition.wear
+        limit = streams.sampler(condition.fails_at, machine, "fails_at")
+        gen = streams.generator
+        path = Path(wear.rate, wear.cv, limit, gen(machine, "wear"), gen(machine, "wear:bridge"))
+        repair = streams.sampler(condition.repair, machine, "repair")
+        if failures is None:
+            return Lives(path, repair)
+        mtbf = streams.sampler(failures.mtbf, machine, "mtbf")
+        return Lives(path, repair, mtbf, streams.sampler(failures.mttr, machine, "mttr"))
+
+    return lives
 
 
 def _ideal(given: float | dict[str, float] | None, product: str, expected: float) -> float:

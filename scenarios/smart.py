@@ -17,7 +17,7 @@ from scenarios.fields import (
     Model,
     Probability,
 )
-from twin.distributions import Count, Distribution, Duration, PositiveDuration, Real
+from twin.distributions import Constant, Count, Distribution, Duration, PositiveDuration, Real
 
 # A Handle-style prefix: dot-separated numbers such as 88.999.1 (illustrative, not registered).
 HandlePrefix = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=64)]
@@ -41,7 +41,7 @@ class Link(Model):
     """A network link from machines to where their readings are analysed."""
 
     id: Identifier
-    latency: Distribution = 0.0  # type: ignore[assignment]
+    latency: Distribution = Constant(value=0.0)
     loss: Probability = 0.0
     outage: Outage | None = None
 
@@ -78,7 +78,7 @@ class CrewSpec(Model):
 
     id: Identifier
     count: Annotated[Count, Field(ge=1, le=MAX_SERVERS)]
-    response: Distribution = 0.0  # type: ignore[assignment]
+    response: Distribution = Constant(value=0.0)
 
 
 class Wear(Model):

@@ -65,6 +65,14 @@ def line_table(doc: Mapping[str, Any]) -> Table:
         table.add_row("AGVs at work (%)", _num(line["agv_utilisation"], 1, 100))
     for pool, figure in (line.get("operators") or {}).items():
         table.add_row(f"operators {escape(pool)} at work (%)", _num(figure, 1, 100))
+    if "networking_rate" in line:
+        table.add_row("machines networked (%)", _num(line["networking_rate"], 1, 100))
+    for kind, figure in (line.get("readings") or {}).items():
+        table.add_row(f"readings {kind}", _num(figure, 1))
+    for kind, figure in (line.get("alarms") or {}).items():
+        table.add_row(f"alarms {kind}", _num(figure, 2))
+    for crew, figure in (line.get("crews") or {}).items():
+        table.add_row(f"crew {escape(crew)} at work (%)", _num(figure, 1, 100))
     return table
 
 

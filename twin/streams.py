@@ -63,3 +63,30 @@ class Streams:
     def uniforms(self, component: str, purpose: str) -> Sampler:
         """Uniform(0, 1) draws, for decisions such as scrap and product mix."""
         return self.sampler(_UNIT, component, purpose)
+
+    def normals(self, component: str, purpose: str) -> Normals:
+        """Standard normal draws, for noise such as a sensor's."""
+        return Normals(self.generator(component, purpose))
+
+    def generator(self, component: str, purpose: str) -> np.random.Generator:
+        """The numpy generator itself, for a model that draws in its own way."""
+        return generator(self.seed, self.replication, component, purpose)
+
+
+class Normals:
+    """Standard normal draws on one stream, a block at a time."""
+
+    __slots__ = ("_block", "_i", "_rng")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._block: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        if self._i == len(self._block):
+            self._block = self._rng.standard_normal(BLOCK).tolist()
+            self._i = 0
+        value = self._block[self._i]
+        self._i += 1
+        return value
