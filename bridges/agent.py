@@ -3,7 +3,9 @@
 An agent observes every change the server streams (through a :class:`TwinClient` and its
 mirror), decides, and acts by sending commands. Subclass :class:`EdgeAgent` and override
 :meth:`EdgeAgent.decide`; :class:`MaintenanceAgent` is a complete example: condition-based
-maintenance by operating hours, the rule a predictive-maintenance retrofit would run.
+maintenance by operating hours, the rule a predictive-maintenance retrofit would run;
+:class:`ConditionAgent` acts on sensor readings, for machines whose scenario leaves the
+maintenance decision outside the model (``policy: external``).
 """
 
 from __future__ import annotations
@@ -127,6 +129,45 @@ class MaintenanceAgent(EdgeAgent):
         if self.worked.get(scope, 0.0) >= self.every and scope not in self.asked:
             self.asked.add(scope)
             return [Action("maintain", scope, {"duration": self.duration})]
+        return ()
+
+
+class ConditionAgent(EdgeAgent):
+    """Condition-based maintenance from outside the model: the first reading above
+    ``above`` in a machine's life (of sensor ``sensor``, or of any) asks for a maintenance
+    of ``duration`` seconds. Readings reach it after their link's and edge node's delays;
+    a life ends when the machine's maintenance ends or it is repaired."""
+
+    def __init__(
+        self,
+        client: TwinClient,
+        above: float,
+        duration: float,
+        sensor: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(client, name)
+        self.above = above
+        self.duration = duration
+        self.sensor = sensor
+        self.asked: set[str] = set()  # machines asked for in this life
+        self.stopped: set[str] = set()  # machines in maintenance or down: readings wait
+
+    def decide(self, change: Change) -> Iterable[Action]:
+        kind, scope = change.kind, change.scope
+        if kind == "reading":
+            machine, _, sensor = scope.rpartition(".")
+            if self.sensor not in (None, sensor) or machine in self.stopped | self.asked:
+                return ()
+            if float(change.value) > self.above:
+                self.asked.add(machine)
+                return [Action("maintain", machine, {"duration": self.duration})]
+        elif kind == "state":
+            if change.value in ("maintenance", "down"):
+                self.stopped.add(scope)
+            elif scope in self.stopped:  # maintained or repaired: a new life
+                self.stopped.discard(scope)
+                self.asked.discard(scope)
         return ()
 
 

@@ -414,9 +414,20 @@ class Server:
             entities.append(
                 {"scope": st.buffer_scope, "kind": "buffer", "metrics": {"level": "parts"}}
             )
-            entities.extend(
-                {"scope": m.scope, "kind": "machine", "metrics": {"state": "state"}}
-                for m in st.machines
+            for m in st.machines:
+                machine: dict[str, Any] = {"scope": m.scope, "kind": "machine"}
+                link = self.line.connected.get(m.scope)
+                if link is not None:
+                    machine["link"] = link  # connected to the plant network
+                entities.append({**machine, "metrics": {"state": "state"}})
+        for sensor in self.line.sensors:
+            entities.append(
+                {
+                    "scope": sensor.scope,
+                    "kind": "sensor",
+                    "machine": sensor.machine.scope,
+                    "metrics": {"reading": sensor.measures},
+                }
             )
         for conveyor in self.line.conveyors:
             entities.append(
@@ -432,6 +443,15 @@ class Server:
             kind = "vehicles" if pool is self.line.fleet else "operators"
             entities.append(
                 {"scope": pool.scope, "kind": kind, "count": pool.count, "metrics": {"level": kind}}
+            )
+        for crew in self.line.crews.values():
+            entities.append(
+                {
+                    "scope": crew.scope,
+                    "kind": "crew",
+                    "count": crew.count,
+                    "metrics": {"level": "technicians"},
+                }
             )
         return {
             "scenario": self.model.name,

@@ -51,7 +51,7 @@ class Line:
         # the machines connected to it (by scope), sensors, condition-based maintenance
         # policies, and maintenance crews by id.
         self.links: dict[str, Link] | None = None
-        self.connected: set[str] = set()
+        self.connected: dict[str, str] = {}  # machine scope: its link's id
         self.sensors: list[Sensor] = []
         self.policies: list[ConditionPolicy] = []
         self.crews: dict[str, Pool] = {}
@@ -116,8 +116,8 @@ class Line:
 
     def snapshot(self) -> list[Change]:
         """The whole current state as change records, for a late joiner: each machine's
-        state, each input buffer's and conveyor's level, how many operators and vehicles
-        are at work, and where each part in the system is. Applied to an empty
+        state, each input buffer's and conveyor's level, how many operators, vehicles and
+        technicians are at work, and where each part in the system is. Applied to an empty
         :class:`~twin.changes.Mirror`, it gives what the changes so far give."""
         now = self.env.now
         out: list[Change] = []
@@ -126,7 +126,8 @@ class Line:
                 out.append(Change(now, machine.scope, "state", -1, STATES[machine.clock.state]))
             out.append(Change(now, station.buffer_scope, "level", -1, len(station.queue.items)))
         out.extend(Change(now, c.scope, "level", -1, c.level) for c in self.conveyors)
-        crews = [*self.pools.values(), *([self.fleet] if self.fleet is not None else [])]
+        fleet = [self.fleet] if self.fleet is not None else []
+        crews = [*self.pools.values(), *fleet, *self.crews.values()]
         out.extend(Change(now, p.scope, "level", -1, p.level) for p in crews)
         out.extend(Change(now, p.where, "part", p.id, p.product) for p in self.parts.values())
         return out

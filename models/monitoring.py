@@ -38,6 +38,7 @@ class Reading:
     value: float
     true: float
     taken: float
+    life: int  # the machine's renewals when it was taken
 
 
 Listener = Callable[[Reading], None]
@@ -59,6 +60,7 @@ class Sensor:
         self.machine = machine
         self.id = sid
         self.scope = f"{machine.scope}.{sid}"
+        self.measures = "wear"
         self.every = every
         self.noise = noise
         self.normal = normal
@@ -78,7 +80,7 @@ class Sensor:
             yield env.timeout(self.every)
             true = self.machine.wear_now()
             value = true + self.noise * self.normal() if self.noise > 0 else true
-            reading = Reading(self.id, value, true, env.now)
+            reading = Reading(self.id, value, true, env.now, self.machine.renewals)
             counted = env.now >= warmup
             self.sent += counted
             if not deliver(link, self.edge, partial(self._arrive, reading)):
@@ -122,6 +124,8 @@ class ConditionPolicy:
         machine = self.machine
         if reading.value <= self.above or self.called == machine.renewals or machine.down:
             return
+        if reading.life != machine.renewals:
+            return  # taken before the last renewal: it says nothing of this life
         self.called = machine.renewals
         changes = machine.station.line.changes
         if changes.live:

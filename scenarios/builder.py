@@ -97,7 +97,7 @@ def _smart(line: Line, scenario: schema.Scenario, streams: Streams) -> None:
         m = spec_station.maintenance
         for machine in station.machines:
             if link is not None:
-                line.connected.add(machine.scope)
+                line.connected[machine.scope] = link.id
             sensors = {}
             for s in spec_station.sensors:
                 noise = streams.normals(machine.name, f"sensor:{s.id}")
