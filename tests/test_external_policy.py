@@ -3,7 +3,11 @@ link and edge delays, and the agent's `maintain` command is the only trigger."""
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from live import DEADLINE, LOOPBACK, Served
@@ -68,3 +72,40 @@ def test_the_agent_alone_maintains_and_prevents_breakdowns(
     assert all(r["ok"] for r in agent.replies)
     assert helped["wear_breakdowns"] < alone["wear_breakdowns"]
     assert helped["states"]["down"] < 0.5 * alone["states"]["down"]
+
+
+def test_the_condition_agent_command_maintains_a_served_line(tmp_path: Path) -> None:
+    """`twin agent condition` against `twin serve --lockstep`: its maintenances, and only
+    they, show in the results."""
+    from test_serve import TWIN, serve
+
+    scenario = tmp_path / "external.yaml"
+    scenario.write_text(CELL.replace("horizon: 6d", "horizon: 3d"), encoding="utf-8")
+    out = tmp_path / "served"
+    proc, stream, control = serve(
+        str(scenario), "--lockstep", "10min", "--agents", "1", "--out", str(out)
+    )
+    rule = ["--above", "80", "--sensor", "vib", "--duration", "30min", "--until", "2min"]
+    agent = subprocess.run(
+        [*TWIN, "agent", "condition", "--connect", stream, "--control", control, *rule],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert agent.returncode == 0, agent.stderr
+    found = re.search(r"^(\d+) maintenances applied, 0 refused$", agent.stderr.strip(), re.M)
+    assert found and int(found.group(1)) >= 2, agent.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["stations"]["GRIND"]["maintenances"]["mean"] == int(found.group(1))
+
+
+def test_the_condition_agent_refuses_a_threshold_that_is_not_a_number() -> None:
+    from test_serve import TWIN
+
+    result = subprocess.run(
+        [*TWIN, "agent", "condition", "--above", "nan"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "--above must be a finite number" in result.stderr

@@ -853,6 +853,44 @@ def maintenance_agent_command(
     )
 
 
+@agent_app.command("condition")
+def condition_agent_command(
+    above: Annotated[float, typer.Option(help="Ask for maintenance on a reading above this.")],
+    connect: Connect = "tcp://127.0.0.1:5556",
+    control: Control = None,
+    sensor: Annotated[
+        str | None, typer.Option(help="Act on this sensor's readings only (default: any).")
+    ] = None,
+    duration: Annotated[str, typer.Option(help="How long a maintenance lasts.")] = "45min",
+    until: Until = "1d",
+    key: Key = None,
+    server_key: ServerKey = None,
+) -> None:
+    """Maintain a machine on the first sensor reading above ABOVE in its life (for
+    machines whose scenario says `maintenance: {policy: external}`)."""
+    from bridges.agent import ConditionAgent
+
+    try:
+        if not math.isfinite(above):
+            raise UsageError(f"option --above must be a finite number, not {above}")
+        stop = checks.duration("--duration", duration)
+        patience = checks.duration("--until", until)
+        if not stop or not patience:
+            raise UsageError("options --duration and --until must be positive")
+        client = _client(connect, control, key, server_key)
+    except TwinError as exc:
+        _user_error(exc)
+    with client:
+        agent = ConditionAgent(client, above=above, duration=stop, sensor=sensor)
+        with _following():
+            agent.run(until=patience)
+    applied = sum(1 for r in agent.replies if r.get("ok"))
+    err.print(
+        f"{applied} maintenances applied, {len(agent.replies) - applied} refused",
+        highlight=False,
+    )
+
+
 @agent_app.command("trainer")
 def trainer_agent_command(
     script: Annotated[Path, typer.Option(help="The fault script (YAML), see docs/cli.md.")],
