@@ -19,6 +19,10 @@ from scenarios.fields import (
 )
 from twin.distributions import Constant, Count, Distribution, Duration, PositiveDuration, Real
 
+# The smallest coefficient of variation of wear other than 0 (exact): below it the gamma
+# process's shape overflows what a draw can take.
+MIN_CV = 1e-3
+
 # A Handle-style prefix: dot-separated numbers such as 88.999.1 (illustrative, not registered).
 HandlePrefix = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=64)]
 
@@ -87,6 +91,12 @@ class Wear(Model):
 
     rate: Annotated[Real, Field(gt=0, le=1e9)]
     cv: Annotated[Real, Field(ge=0, le=10)] = 0.0
+
+    @model_validator(mode="after")
+    def _cv_zero_or_measurable(self) -> Wear:
+        if 0 < self.cv < MIN_CV:
+            raise FieldError(("cv",), f"cv must be 0 (exact wear) or at least {MIN_CV:g}")
+        return self
 
 
 class Condition(Model):

@@ -94,6 +94,30 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
                 "basis": draw(st.sampled_from(["operating", "calendar"])),
                 "duration": draw(st.integers(10, 100)),
             }
+        if draw(st.integers(0, 3)) == 0:  # it wears, perhaps watched by a sensor
+            station["condition"] = {
+                "wear": {
+                    "rate": draw(st.sampled_from([5, 20, 60])),
+                    "cv": draw(st.sampled_from([0.0, 0.001, 0.3, 1.0])),
+                },
+                "fails_at": draw(st.sampled_from([2, {"dist": "normal", "mean": 5, "sd": 1}])),
+                "repair": draw(st.integers(10, 300)),
+            }
+            if "failures" in station:
+                station["failures"]["basis"] = "operating"
+            if draw(st.booleans()):
+                station["link"] = "net"
+            if draw(st.booleans()):
+                every = draw(st.integers(5, 120))
+                station["sensors"] = [{"id": "s", "noise": draw(st.floats(0, 2)), "every": every}]
+                if draw(st.booleans()):
+                    station["sensors"][0]["edge"] = "edge"
+                policy = draw(st.sampled_from(["condition", "external"]))
+                station["maintenance"] = {"policy": policy, "duration": draw(st.integers(5, 60))}
+                if policy == "condition":
+                    station["maintenance"]["alarm"] = {"sensor": "s", "above": 1.5}
+                    if draw(st.booleans()):
+                        station["maintenance"]["crew"] = "maint"
         if draw(st.integers(0, 3)) == 0:
             # Back to itself, or (one product) to any station before it.
             earlier = ids[: ids.index(sid) + 1] if not two else [sid]
@@ -115,6 +139,18 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
         "products": products,
         "stations": stations,
         "operators": [{"id": "crew", "count": draw(st.integers(1, 2))}],
+        "network": {
+            "links": [
+                {
+                    "id": "net",
+                    "latency": draw(st.sampled_from([0, 2, 30])),
+                    "loss": draw(st.sampled_from([0.0, 0.3])),
+                    **({"outage": {"mtbf": 300, "mttr": 60}} if draw(st.booleans()) else {}),
+                }
+            ],
+            "edge": [{"id": "edge", "compute": 1, "capacity": draw(st.sampled_from([0.05, 10]))}],
+        },
+        "crews": [{"id": "maint", "count": 1, "response": draw(st.integers(0, 100))}],
     }
     if draw(st.booleans()):
         data["calendar"] = draw(st.sampled_from(CALENDARS))
@@ -217,8 +253,10 @@ def test_station_figures_add_up(data: dict[str, Any]) -> None:
             assert math.isnan(figures["quality_ratio"])
             assert math.isnan(figures["oee_index"])
         spec = specs[sid]
-        if spec.failures is None:
+        if spec.failures is None and spec.condition is None:
             assert (states["down"], figures["failures"]) == (0.0, 0.0)
+        if spec.condition is not None:
+            assert figures["wear_breakdowns"] <= figures["failures"]
         if spec.setup is None:
             assert states["setup"] == 0.0
         if spec.scrap_rate == 0.0 and spec.rework is None:
