@@ -114,11 +114,23 @@ def station_kpis(station: Station, now: float) -> dict[str, Any]:
         "maintenances": float(station.maintenances),
         "wait_s": _ratio(station.waited, station.started),
         # A station that wears: its breakdowns by wear (the rest of ``failures`` are random).
-        **(
-            {"wear_breakdowns": float(sum(m.worn_out for m in station.machines))}
-            if any(m.wear is not None for m in station.machines)
-            else {}
-        ),
+        **(_wearing(station) if any(m.wear is not None for m in station.machines) else {}),
+    }
+
+
+def _wearing(station: Station) -> dict[str, Any]:
+    """A station that wears: its breakdowns by wear, and per machine (by index) its
+    failures, breakdowns by wear and planned maintenances."""
+    return {
+        "wear_breakdowns": float(sum(m.worn_out for m in station.machines)),
+        "machines": {
+            str(i): {
+                "failures": float(m.failures),
+                "wear_breakdowns": float(m.worn_out),
+                "maintenances": float(m.maintenances),
+            }
+            for i, m in enumerate(station.machines)
+        },
     }
 
 
@@ -234,5 +246,19 @@ def sample(line: Line, now: float) -> dict[str, Any]:
         "throughput_per_hour": _ratio(line.good_after_warmup * 3600.0, span),
         "wip": line.wip.mean_at(now) if measured else math.nan,
         "lead_time_mean_s": line.lead_time.mean,
+        **_smart_sample(line),
         "stations": stations,
     }
+
+
+def _smart_sample(line: Line) -> dict[str, Any]:
+    """The smart-workshop counts so far (since the warm-up), for a line that has them."""
+    out: dict[str, Any] = {}
+    if line.sensors:
+        out["readings_lost"] = float(sum(s.lost for s in line.sensors))
+    if line.policies:
+        for kind in ("true", "false", "missed"):
+            out[f"alarms_{kind}"] = float(sum(getattr(p, kind) for p in line.policies))
+    if line.crews:
+        out["technicians_at_work"] = float(sum(c.level for c in line.crews.values()))
+    return out

@@ -326,3 +326,29 @@ stations:
     kpis = assert_flows(model, 36.0)
     assert kpis["line"]["alarms"]["true"] + kpis["line"]["alarms"]["false"] > 10
     assert 0 < kpis["line"]["crews"]["maint"] < 1
+
+
+def test_samples_and_per_machine_counts_carry_the_smart_figures() -> None:
+    """The live samples count alarms and technicians at work; the results count
+    breakdowns and maintenances per machine, adding up to the station's."""
+    from models.kpi import sample
+
+    text = cell(
+        fails_at="10",
+        sensors="[{id: vib, every: 1min}]",
+        maintenance="{policy: condition, alarm: {sensor: vib, above: 5}, duration: 1h, "
+        "crew: maint}",
+        crews="[{id: maint, count: 1, response: 30min}]",
+        horizon="50000s",
+    ).replace("process_time: 50s", "process_time: 50s\n    servers: 2")
+    line, kpis, _ = simulate_line(text)
+    station = kpis["stations"]["M"]
+    machines = station["machines"]
+    assert set(machines) == {"0", "1"}
+    for key in ("failures", "wear_breakdowns", "maintenances"):
+        assert sum(m[key] for m in machines.values()) == station[key]
+    assert machines["0"]["maintenances"] == 2
+    now = sample(line, 50000.0)
+    assert now["alarms_true"] == kpis["line"]["alarms"]["true"] == 4
+    assert now["technicians_at_work"] == line.crews["maint"].level
+    assert now["readings_lost"] == 0
