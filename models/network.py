@@ -58,24 +58,34 @@ class Link:
 
 
 class Edge:
-    """An edge node: ``1 / capacity`` seconds of the node per reading, one at a time, then
-    ``compute`` seconds of analysis."""
+    """An edge node: ``1 / capacity`` seconds of the node per reading, one at a time in the
+    order they reach it, then ``compute`` seconds of analysis (which do not hold the node).
+
+    The node's service time is fixed, so a reading's turn is known when it reaches the node:
+    it costs one event to get there and one to be analysed, not a queue of requests."""
 
     def __init__(self, env: simpy.Environment, eid: str, compute: float, capacity: float) -> None:
         self.env = env
         self.id = eid
         self.compute = compute
         self.service = 1.0 / capacity
-        self.node = simpy.Resource(env, capacity=1)
+        self.free_at = 0.0  # when the node has served every reading that reached it
         self.analysed = 0
 
-    def analyse(self) -> Generator[Any, Any, None]:
-        with self.node.request() as turn:
-            yield turn
-            yield self.env.timeout(self.service)
+    def take(self, done: Callable[[], None]) -> None:
+        """A reading reaches the node now; ``done`` is called once it is analysed."""
+        env = self.env
+        now = env.now
+        self.free_at = max(now, self.free_at) + self.service
         self.analysed += 1
-        if self.compute > 0.0:
-            yield self.env.timeout(self.compute)
+        env.timeout(self.free_at - now + self.compute).callbacks.append(_call(done))
+
+
+def _call(action: Callable[[], None]) -> Callable[[simpy.events.Event], None]:
+    def callback(_: simpy.events.Event) -> None:
+        action()
+
+    return callback
 
 
 def deliver(link: Link, edge: Edge | None, arrive: Callable[[], None]) -> bool:
@@ -83,14 +93,12 @@ def deliver(link: Link, edge: Edge | None, arrive: Callable[[], None]) -> bool:
     ``arrive`` is called when it gets there."""
     if link.lost():
         return False
-    link.env.process(_carry(link, edge, arrive))
-    return True
-
-
-def _carry(link: Link, edge: Edge | None, arrive: Callable[[], None]) -> Generator[Any, Any, None]:
     delay = link.latency()
-    if delay > 0.0:
-        yield link.env.timeout(delay)
-    if edge is not None:
-        yield from edge.analyse()
-    arrive()
+    if edge is None:
+        if delay > 0.0:
+            link.env.timeout(delay).callbacks.append(_call(arrive))
+        else:
+            arrive()
+    else:
+        link.env.timeout(delay).callbacks.append(_call(lambda: edge.take(arrive)))
+    return True
