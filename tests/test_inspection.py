@@ -3,12 +3,15 @@ repairs, the change stream and part history, and common random numbers."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import simpy
+from lines import invoke
 from test_theory import assert_agrees, assert_flows, simulate
 
 from models.history import History
@@ -23,6 +26,7 @@ from twin.results import flatten
 D, Q, F = 0.1, 0.8, 0.05  # defect rate upstream; the inspection's detect and false reject
 HORIZON, WARMUP = 400_000, 5000
 RATE = 360.0  # parts/h arriving
+SMART = Path(__file__).resolve().parents[1] / "docs" / "examples" / "smart.yaml"
 
 
 def inspected(on_detect: str, d: float = D, q: float = Q, f: float = F) -> str:
@@ -251,3 +255,34 @@ def test_a_layer_that_rejects_nothing_changes_nothing(
             assert kpis["line"]["escapes"] > 0.25 * kpis["line"]["parts"]["finished"]
     line = build(simpy.Environment(), varied, 0)
     assert [st.plain for st in line.stations.values()] == [False, not m2, not m3]
+
+
+def test_the_smart_example_shows_what_it_found(tmp_path: Path) -> None:
+    """The issue's example, 3 days of it, run from the command line: defects made at OD and
+    ID, found at INSPECT or escaping, in the results document and the tables."""
+    out = tmp_path / "smart.json"
+    args = ["--horizon", "3d", "--warmup", "1d", "--reps", "2", "--workers", "1"]
+    result = invoke("run", str(SMART), *args, "--json", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    line, stations = doc["line"], doc["stations"]
+    for k in range(2):
+        made = sum(stations[s]["defects_made"]["values"][k] for s in ("OD", "ID"))
+        assert line["defective_made"]["values"][k] == made > 0
+        assert line["detected"]["values"][k] == stations["INSPECT"]["detected"]["values"][k] > 0
+    assert "defects_made" not in stations["WASH"] and "passed" not in stations["ID"]
+    assert 0 < line["first_pass_yield"]["mean"] < 1
+    text = " ".join(result.stdout.split())
+    assert "escapes (per million shipped)" in text
+    assert "stations: defects and inspection" in text
+
+
+def test_a_line_without_the_layer_shows_none_of_it(scenario_file: Callable[[str], Path]) -> None:
+    """Scenarios without defects or inspection keep their figures and tables: no new names."""
+    out = scenario_file("", "out.json")
+    result = invoke("run", str(scenario_file(CRN)), "--workers", "1", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert "escapes_ppm" not in doc["line"]
+    assert all("defects_made" not in st for st in doc["stations"].values())
+    assert "escapes" not in result.stdout and "defects and inspection" not in result.stdout
