@@ -115,6 +115,7 @@ def station_kpis(station: Station, now: float) -> dict[str, Any]:
         "wait_s": _ratio(station.waited, station.started),
         # A station that wears: its breakdowns by wear (the rest of ``failures`` are random).
         **(_wearing(station) if any(m.wear is not None for m in station.machines) else {}),
+        **station_quality(station),
     }
 
 
@@ -131,6 +132,41 @@ def _wearing(station: Station) -> dict[str, Any]:
             }
             for i, m in enumerate(station.machines)
         },
+    }
+
+
+def station_quality(station: Station) -> dict[str, float]:
+    """Parts made defective here (with ``defects``), and what the inspection here found
+    (with ``inspection``); nothing for a station with neither."""
+    out: dict[str, float] = {}
+    if station.defects is not None:
+        out["defects_made"] = float(station.defects_made)
+    if station.inspection is not None:
+        out["detected"] = float(station.detected)
+        out["false_rejects"] = float(station.false_rejects)
+        out["passed"] = float(station.passed)
+    return out
+
+
+def line_quality(line: Line) -> dict[str, float]:
+    """The line's defect and inspection figures, after the warm-up; nothing for a line
+    where no station makes defects or inspects.
+
+    First-pass yield: parts shipped good without rework, over the parts leaving the line
+    (shipped or scrapped). Escapes: defective parts shipped, also per million shipped.
+    """
+    stations = line.stations.values()
+    if all(st.defects is None and st.inspection is None for st in stations):
+        return {}
+    exits = line.good_after_warmup + line.scrap_after_warmup
+    escapes = line.escapes_after_warmup
+    return {
+        "first_pass_yield": _ratio(line.first_pass_after_warmup, exits),
+        "escapes": float(escapes),
+        "escapes_ppm": _ratio(escapes * 1e6, line.good_after_warmup),
+        "defective_made": float(sum(st.defects_made for st in stations)),
+        "detected": float(sum(st.detected for st in stations)),
+        "false_rejects": float(sum(st.false_rejects for st in stations)),
     }
 
 
@@ -167,6 +203,7 @@ def line_kpis(line: Line, now: float) -> dict[str, object]:
         "scrap_rate": _ratio(line.scrap_after_warmup, exits),
         "scrap_per_hour": _ratio(line.scrap_after_warmup * 3600.0, span),
         "deadlocked": float(bool(deadlocked(line))),
+        **line_quality(line),
         # The AGV fleet's and each operator pool's share of time at work.
         **({"agv_utilisation": line.fleet.utilisation(now)} if line.fleet is not None else {}),
         **(

@@ -62,6 +62,11 @@ class Line:
         self.scrapped = 0
         self.good_after_warmup = 0
         self.scrap_after_warmup = 0
+        # Of the parts leaving the line at the end of their route after the warm-up: those
+        # defective (escapes: no inspection found them), and the good ones reworked on the
+        # way; the others were good at the first pass.
+        self.escapes_after_warmup = 0
+        self.reworked_after_warmup = 0
 
     def add(self, station: Station) -> Station:
         self.stations[station.id] = station
@@ -96,8 +101,25 @@ class Line:
             self.good_after_warmup += 1
             if part.created >= self.warmup:
                 self.lead_time.add(now - part.created)
+        if part.defective or part.reworks:
+            self._not_first_pass(part, now)
         if self.changes.live:
             self.changes.record(now, "line", "finish", part.id, part.product)
+
+    @property
+    def first_pass_after_warmup(self) -> int:
+        """Parts that left the line after the warm-up good and never reworked."""
+        return self.good_after_warmup - self.escapes_after_warmup - self.reworked_after_warmup
+
+    def _not_first_pass(self, part: Part, now: float) -> None:
+        """A part leaving the line defective (an escape), or reworked on its way."""
+        if now >= self.warmup:
+            if part.defective:
+                self.escapes_after_warmup += 1
+            else:
+                self.reworked_after_warmup += 1
+        if part.defective and self.history is not None:
+            self.history.record(part.id, now, "line", "defective", "escape")
 
     def scrap(self, part: Part, where: str) -> None:
         """A part is scrapped at ``where`` and leaves the line."""

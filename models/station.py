@@ -27,6 +27,7 @@ from models.actions import (
 )
 from models.buffer import Gate, Queue
 from models.operators import Crew, Pool
+from models.quality import DETECTED, FALSE_REJECT, REJECTED, Defects, Inspection
 from models.transport import Conveyor, Trip, carry, drive, ride
 from models.wear import Lives, Path
 from twin.stats import StateClock
@@ -87,10 +88,16 @@ class Rework:
 
     def back(self, part: Part) -> int:
         """The step of ``part``'s route it goes back to: the last visit of ``to`` so far."""
-        for step in range(part.step, -1, -1):
-            if part.route[step].id == self.to:
-                return step
-        raise ValueError(f"{self.to} is not on the route of {part!r} before {part.step}")
+        return step_back(part, self.to)
+
+
+def step_back(part: Part, to: str) -> int:
+    """The step of ``part``'s route where a rework at ``to`` takes it: the last visit of
+    station ``to`` so far."""
+    for step in range(part.step, -1, -1):
+        if part.route[step].id == to:
+            return step
+    raise ValueError(f"{to} is not on the route of {part!r} before {part.step}")
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,8 @@ class Station:
         batch: Batch | None = None,
         operator: Crew | None = None,
         wear: Callable[[str], Lives] | None = None,
+        defects: Defects | None = None,
+        inspection: Inspection | None = None,
     ) -> None:
         env = line.env
         self.line = line
@@ -147,8 +156,13 @@ class Station:
         self.ideal_cycle = ideal_cycle
         self.scrap_rate = dict(scrap_rate or {})  # by product; a product not in it: none
         self.scrap_draw = scrap_draw
-        # Every good part goes on: no scrap or rework to decide (the short path of a machine).
-        self.plain = scrap_draw is None and rework is None
+        self.defects = defects
+        self.inspection = inspection
+        # Every good part goes on: no scrap, rework, defect or inspection to decide (the
+        # short path of a machine).
+        self.plain = (
+            scrap_draw is None and rework is None and defects is None and inspection is None
+        )
         self.setup = setup
         self.produced = 0
         self.good = 0
@@ -167,6 +181,12 @@ class Station:
         self.operator = operator
         self.reworked = 0  # parts sent back for rework after the warm-up
         self.first_pass = 0  # good parts after the warm-up that were never reworked
+        # After the warm-up: parts made defective here; parts the inspection here rejected
+        # rightly (detected) and wrongly (false rejects), and passed (good or not).
+        self.defects_made = 0
+        self.detected = 0
+        self.false_rejects = 0
+        self.passed = 0
         self.machines = [
             Machine(self, name, i, failures, None if wear is None else wear(name))
             for i, name in enumerate(names)
@@ -749,17 +769,27 @@ class Machine:
         if counted:
             st.produced += 1
             st.ideal_time += ideal
+        if st.defects is not None and st.defects.makes(self.wear_now()):
+            self._made_defective(part, counted)
         if st.scrap_draw is not None and st.scrap_draw() < st.scrap_rate.get(part.product, 0.0):
             st.release()
             line.scrap(part, self.scope)
             return
         rework = st.rework
+        inspection = st.inspection
         if rework is not None and rework.draw() < rework.rate.get(part.product, 0.0):
             if rework.limit is not None and part.reworks >= rework.limit:
                 st.release()  # reworked as often as allowed: scrapped
                 line.scrap(part, self.scope)
                 return
-            if self._send_back(part, rework):
+            if self._send_back(part, rework.to):
+                return
+        elif inspection is not None and self._rejected(part, inspection, counted):
+            if inspection.rework is None:
+                st.release()
+                line.scrap(part, self.scope)
+                return
+            if self._send_back(part, inspection.rework):
                 return
         elif counted:
             st.good += 1
@@ -804,19 +834,53 @@ class Machine:
         else:
             self.env.process(ride(line, part, st.id, nxt, move, request))
 
-    def _send_back(self, part: Part, rework: Rework) -> bool:
-        """Send a defective part back along its route; True when it stays at this station
-        (reworked here: back in the queue, on the place it holds)."""
+    def _made_defective(self, part: Part, counted: bool) -> None:
+        """``part`` leaves this machine defective (it may have been already)."""
+        if part.defective:
+            return
+        part.defective = True
+        st = self.station
+        if counted:
+            st.defects_made += 1
+        history = st.line.history
+        if history is not None:
+            history.record(part.id, self.env.now, self.scope, "defective", "made")
+
+    def _rejected(self, part: Part, inspection: Inspection, counted: bool) -> bool:
+        """Inspect ``part`` after processing: whether it is rejected (rightly or not)."""
+        verdict = inspection.verdict(part.defective)
+        st = self.station
+        line = st.line
+        now = self.env.now
+        if line.history is not None:
+            line.history.record(part.id, now, self.scope, "inspected", verdict)
+        if counted:
+            if verdict == DETECTED:
+                st.detected += 1
+            elif verdict == FALSE_REJECT:
+                st.false_rejects += 1
+            else:
+                st.passed += 1
+        rejected = verdict in REJECTED
+        if rejected and line.changes.live:
+            line.changes.record(now, self.scope, "reject", part.id, verdict)
+        return rejected
+
+    def _send_back(self, part: Part, to: str) -> bool:
+        """Send a defective part back along its route to station ``to``, which repairs it;
+        True when it stays at this station (reworked here: back in the queue, on the place
+        it holds)."""
         st = self.station
         env = self.env
         part.reworks += 1
+        part.defective = False
         if env.now >= st.line.warmup:
             st.reworked += 1
-        back = rework.back(part)
+        back = step_back(part, to)
         part.step = back - 1  # its next station is the one it goes back to
         changes = st.line.changes
         if changes.live:
-            changes.record(env.now, self.scope, "rework", part.id, rework.to)
+            changes.record(env.now, self.scope, "rework", part.id, to)
         if part.route[back] is st:
             st.receive(part)
             return True

@@ -11,6 +11,7 @@ from models.line import Arrivals, Feeder, Line
 from models.monitoring import ConditionPolicy, Sensor
 from models.network import Edge, Link
 from models.operators import Crew, Pool
+from models.quality import Defects, Inspection
 from models.station import Batch, Failures, Machine, Preventive, Rework, Setup, Station
 from models.transport import Conveyor, Trip
 from models.wear import Lives, Path
@@ -194,6 +195,7 @@ def _station(
     batch = None if b is None else Batch(b.size, b.least, b.max_wait)
     need = spec.crew
     crew = None if need is None else Crew(line.pools[need.pool], need.load)
+    defects, inspection = _quality(spec, streams)
     buffer = spec.input_buffer
     if entry and buffer is None:
         buffer = 0  # a saturated entry with an unlimited buffer would hold infinitely many parts
@@ -213,6 +215,8 @@ def _station(
         batch=batch,
         operator=crew,
         wear=wear,
+        defects=defects,
+        inspection=inspection,
     )
 
 
@@ -234,6 +238,20 @@ def _lives(
         return Lives(path, repair, mtbf, streams.sampler(failures.mttr, machine, "mttr"))
 
     return lives
+
+
+def _quality(spec: schema.Station, streams: Streams) -> tuple[Defects | None, Inspection | None]:
+    """The station's defects and inspection, each on a stream of its own."""
+    defects = inspection = None
+    if spec.defects is not None:
+        d = spec.defects
+        defects = Defects(d.rate, d.per_wear, streams.uniforms(spec.id, "defects"))
+    if spec.inspection is not None:
+        i = spec.inspection
+        rework = None if i.on_detect == "scrap" else i.on_detect.rework
+        draw = streams.uniforms(spec.id, "inspection")
+        inspection = Inspection(i.detect, i.false_reject, draw, rework)
+    return defects, inspection
 
 
 def _ideal(given: float | dict[str, float] | None, product: str, expected: float) -> float:

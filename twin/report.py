@@ -73,7 +73,21 @@ def line_table(doc: Mapping[str, Any]) -> Table:
         table.add_row(f"alarms {kind}", _num(figure, 2))
     for crew, figure in (line.get("crews") or {}).items():
         table.add_row(f"crew {escape(crew)} at work (%)", _num(figure, 1, 100))
+    # Defects and inspection, only on a line that has them.
+    if "escapes_ppm" in line:
+        table.add_row("first-pass yield (%)", _num(line["first_pass_yield"], 2, 100))
+        table.add_row("escapes (per million shipped)", _num(line["escapes_ppm"], 0))
+        for title, key in QUALITY_COUNTS:
+            table.add_row(f"{title} (parts)", _num(line[key], 1))
     return table
+
+
+# Counts of the defects and inspection layer, on the line and per station.
+QUALITY_COUNTS = (
+    ("defective made", "defective_made"),
+    ("detected", "detected"),
+    ("false rejects", "false_rejects"),
+)
 
 
 def _neck(st: Mapping[str, Any]) -> str:
@@ -131,6 +145,27 @@ def indicator_table(doc: Mapping[str, Any]) -> Table:
     return table
 
 
+def quality_table(doc: Mapping[str, Any]) -> Table | None:
+    """Per station, parts made defective and the inspection's findings (mean counts per
+    replication); None when no station makes defects or inspects."""
+    stations = {
+        sid: st for sid, st in doc["stations"].items() if "defects_made" in st or "passed" in st
+    }
+    if not stations:
+        return None
+    table = Table(
+        title="stations: defects and inspection (parts after the warm-up)",
+        caption=f"mean ± 95% CI over {doc['replications']} replications",
+    )
+    table.add_column("station")
+    columns = (("defects made", "defects_made"), *QUALITY_COUNTS[1:], ("passed", "passed"))
+    for title, _ in columns:
+        table.add_column(title, justify="right")
+    for sid, st in stations.items():
+        table.add_row(sid, *(_num(st[key], 1) if key in st else "" for _, key in columns))
+    return table
+
+
 def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
     """Print the line and station tables of a results document."""
     if not doc.get("replications"):
@@ -139,6 +174,9 @@ def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
     print_table(console, line_table(doc))
     print_table(console, station_table(doc))
     print_table(console, indicator_table(doc))
+    quality = quality_table(doc)
+    if quality is not None:
+        print_table(console, quality)
 
 
 def _money(figure: Mapping[str, Any] | None) -> str:
