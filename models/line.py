@@ -72,6 +72,8 @@ class Line:
         self.wip.add(1.0, now)
         if self.changes.live:
             self.changes.record(now, "line", "create", part.id, product)
+        if self.history is not None:
+            self.history.record(part.id, now, "line", "create", product)
         return part
 
     def finish(self, part: Part) -> None:
@@ -86,6 +88,8 @@ class Line:
                 self.lead_time.add(now - part.created)
         if self.changes.live:
             self.changes.record(now, "line", "finish", part.id, part.product)
+        if self.history is not None:
+            self.history.record(part.id, now, "line", "finish")
 
     def scrap(self, part: Part, where: str) -> None:
         """A part is scrapped at ``where`` and leaves the line."""
@@ -97,6 +101,8 @@ class Line:
             self.scrap_after_warmup += 1
         if self.changes.live:
             self.changes.record(now, where, "scrap", part.id, part.product)
+        if self.history is not None:
+            self.history.record(part.id, now, where, "scrap")
 
     @property
     def in_system(self) -> int:
