@@ -196,6 +196,7 @@ def run_command(
     """Simulate a scenario and print its KPIs with 95% confidence intervals."""
     from scenarios.experiment import run
     from scenarios.overrides import override
+    from scenarios.parts import PARTS_DIR, clear
     from scenarios.retrofits import apply, parse_plan
     from twin.report import print_summary
 
@@ -217,7 +218,11 @@ def run_command(
         _writable("--out", out_dir, folder=True)
     except TwinError as exc:
         _user_error(exc)
+    # With --out, each replication writes its parts' history (scenarios with identifiers).
+    parts = str(out_dir / PARTS_DIR) if out_dir is not None else None
     if applied is not None:
+        if parts is not None:
+            clear(parts)  # a replayed run keeps no part history: none from an earlier run
         result = _replayed(override(model, {"replications": 1}), applied)
     else:
         with _progress() as progress:
@@ -230,6 +235,7 @@ def run_command(
                 trace_path=str(trace) if trace else None,
                 on_done=lambda *_: progress.advance(task),
                 record=out_dir is not None,
+                parts_dir=parts,
             )
     doc = result.summary()
     print_summary(out, doc)
