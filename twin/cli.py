@@ -590,6 +590,39 @@ def report_command(
     )
 
 
+@app.command("trace")
+def trace_command(
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="A directory kept by `twin run --out`.")
+    ],
+    part_id: Annotated[
+        str, typer.Argument(metavar="PART_ID", help="A part's id, e.g. 88.999.1/CELL1.000123.")
+    ],
+    replication: Annotated[
+        int | None,
+        typer.Option("--replication", help="Only this replication (default: every one)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the events as JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Print the history of one part of a kept run: stations, machines, times, outcomes."""
+    from scenarios.parts import read_part
+    from twin.partview import print_part, to_json
+
+    try:
+        found = read_part(run_dir, part_id, replication)
+    except TwinError as exc:
+        _user_error(exc)
+    except OSError as exc:
+        _user_error(UsageError(f"{run_dir}: cannot read its part history: {exc}"))
+    where = str(found.run_dir)
+    if as_json:
+        sys.stdout.write(to_json(found.part_id, found.serial, where, found.events))
+    else:
+        print_part(out, found.part_id, where, found.events)
+
+
 @app.command("scenarios")
 def scenarios_command() -> None:
     """List the bundled scenarios."""
