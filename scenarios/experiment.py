@@ -164,8 +164,10 @@ def run(
         from scenarios.parts import clear
 
         clear(parts_dir)
+    # Only a line with identifiers keeps a history to write.
+    parts = (parts_dir,) if parts_dir is not None and scenario.identifiers is not None else ()
     tasks = [
-        (rep, (scenario, rep, trace_path if rep == 0 else None, parts_dir))
+        (rep, (scenario, rep, trace_path if rep == 0 else None, *parts))
         for rep in range(scenario.replications)
     ]
     if not record:
