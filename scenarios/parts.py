@@ -144,11 +144,16 @@ def read_part(run_dir: str | Path, part_id: str, replication: int | None = None)
                 f"option --replication: {run} has no replication {replication} (it has {have})"
             )
         files = {replication: files[replication]}
-    found = pq.read_table(
-        [str(files[r]) for r in sorted(files)],
-        schema=schema(),
-        filters=pc.field("part_id") == part_id,
-    )
+    import pyarrow as pa
+
+    try:
+        found = pq.read_table(
+            [str(files[r]) for r in sorted(files)],
+            schema=schema(),
+            filters=pc.field("part_id") == part_id,
+        )
+    except (pa.ArrowException, OSError) as exc:
+        raise UsageError(f"{run / PARTS_DIR}: cannot read the part history: {exc}") from None
     if found.num_rows == 0:
         raise UsageError(_unknown(run, part_id, files))
     rows = found.select(["replication", "t", "where", "what", "detail"]).to_pylist()

@@ -306,3 +306,13 @@ def test_trace_refuses_a_missing_directory(tmp_path: Path) -> None:
     result = invoke("trace", str(tmp_path / "nowhere"), "88.999.1/CELL1.000001")
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"error: {tmp_path / 'nowhere'}: no such directory")
+
+
+def test_trace_refuses_a_damaged_history(tmp_path: Path) -> None:
+    """A history file that is not Parquet is refused (exit 2), naming the folder."""
+    parts = tmp_path / "run" / "parts"
+    parts.mkdir(parents=True)
+    (parts / "replication-0000.parquet").write_bytes(b"not a parquet file")
+    result = invoke("trace", str(tmp_path / "run"), "88.999.1/CELL1.000001")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {parts}: cannot read the part history")

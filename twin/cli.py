@@ -614,8 +614,6 @@ def trace_command(
         found = read_part(run_dir, part_id, replication)
     except TwinError as exc:
         _user_error(exc)
-    except OSError as exc:
-        _user_error(UsageError(f"{run_dir}: cannot read its part history: {exc}"))
     where = str(found.run_dir)
     if as_json:
         sys.stdout.write(to_json(found.part_id, found.serial, where, found.events))

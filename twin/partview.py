@@ -37,7 +37,7 @@ def print_part(console: Console, part_id: str, where: str, events: Sequence[Row]
         table.add_row(
             str(rep), _seconds(t), _seconds(since), escape(place), escape(what), escape(detail)
         )
-    console.print(escape(title), highlight=False)
+    console.print(escape(title), highlight=False, soft_wrap=True)  # one line: ids copy whole
     print_table(console, table)
 
 
