@@ -89,6 +89,8 @@ class Line:
         self.wip.add(1.0, now)
         if self.changes.live:
             self.changes.record(now, "line", "create", part.id, product)
+        if self.history is not None:
+            self.history.record(part.id, now, "line", "create", product)
         return part
 
     def finish(self, part: Part) -> None:
@@ -105,6 +107,8 @@ class Line:
             self._not_first_pass(part, now)
         if self.changes.live:
             self.changes.record(now, "line", "finish", part.id, part.product)
+        if self.history is not None:
+            self.history.record(part.id, now, "line", "finish")
 
     @property
     def first_pass_after_warmup(self) -> int:
@@ -131,6 +135,8 @@ class Line:
             self.scrap_after_warmup += 1
         if self.changes.live:
             self.changes.record(now, where, "scrap", part.id, part.product)
+        if self.history is not None:
+            self.history.record(part.id, now, where, "scrap")
 
     @property
     def in_system(self) -> int:

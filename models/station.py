@@ -204,6 +204,9 @@ class Station:
         if changes.live:
             changes.record(part.arrived, self.id, "arrive", part.id, part.product)
             changes.record(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
+        history = self.line.history
+        if history is not None:
+            history.record(part.id, part.arrived, self.id, "arrive")
 
     def release(self) -> None:
         """Free the place a leaving part held here."""
@@ -566,6 +569,7 @@ class Machine:
         line = st.line
         warmup = line.warmup
         changes = line.changes
+        history = line.history  # set by the builder before the run starts
         items = st.queue.items
         # Work that a failure in operating time or a calendar's stop can cut, timed here.
         inline = self.basis != "calendar" and st.operator is None and self.wear is None
@@ -609,6 +613,8 @@ class Machine:
             part.where = self.scope
             if changes.live:
                 changes.record(env.now, self.scope, "start", part.id, product)
+            if history is not None:
+                history.record(part.id, env.now, self.scope, "start")
             work = st.process[product]() * st.time_factor
             if inline and work <= self.ttf and not (self.down or self.off):
                 self.ttf -= work  # ``_operating`` written out: the hot path
@@ -622,6 +628,8 @@ class Machine:
                 yield from self._work(work)
             else:
                 yield from self._attended(work, crew, staff)
+            if history is not None:
+                history.record(part.id, env.now, self.scope, "done")
             self.worked += work
             if st.preventive is not None:
                 self._aged(st.preventive)
@@ -651,6 +659,8 @@ class Machine:
                     yield gate.wait()
                     self.waiting_for = None
             st.release()
+            if history is not None:
+                history.record(part.id, env.now, st.id, "leave", nxt.id)
             nxt.receive(part)
 
     def _aged(self, policy: Preventive) -> None:
@@ -715,15 +725,21 @@ class Machine:
         if crew is not None:
             staff = yield from self._staffed(crew.pool)
         self._state(BUSY)
+        history = line.history
         for part in parts:
             part.where = self.scope
             if changes.live:
                 changes.record(env.now, self.scope, "start", part.id, part.product)
+            if history is not None:
+                history.record(part.id, env.now, self.scope, "start")
         work = st.process[product]() * st.time_factor
         if crew is None:
             yield from self._work(work)
         else:
             yield from self._attended(work, crew, staff)
+        if history is not None:
+            for part in parts:
+                history.record(part.id, env.now, self.scope, "done")
         self.worked += work
         if st.preventive is not None:
             self._aged(st.preventive)
@@ -814,6 +830,8 @@ class Machine:
             yield gate.wait()
             self.waiting_for = None
         st.release()
+        if line.history is not None:
+            line.history.record(part.id, self.env.now, st.id, "leave", nxt.id)
         nxt.receive(part)
 
     def _hand_over(
@@ -881,6 +899,9 @@ class Machine:
         changes = st.line.changes
         if changes.live:
             changes.record(env.now, self.scope, "rework", part.id, to)
+        history = st.line.history
+        if history is not None:
+            history.record(part.id, env.now, self.scope, "rework", to)
         if part.route[back] is st:
             st.receive(part)
             return True

@@ -119,6 +119,8 @@ def _leave(line: Line, part: Part, src: str, nxt: Station) -> None:
     part.where = f"{src}>{nxt.id}"
     if line.changes.live:
         line.changes.record(line.env.now, part.where, "move", part.id, part.product)
+    if line.history is not None:
+        line.history.record(part.id, line.env.now, src, "leave", nxt.id)
 
 
 def _level(line: Line, conveyor: Conveyor) -> None:

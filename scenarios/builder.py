@@ -7,6 +7,7 @@ from collections.abc import Callable
 import simpy
 
 from models.calendar import Shifts
+from models.history import History, PartIds
 from models.line import Arrivals, Feeder, Line
 from models.monitoring import ConditionPolicy, Sensor
 from models.network import Edge, Link
@@ -29,9 +30,13 @@ def build(
     changes: Changes | None = None,
 ) -> Line:
     """Construct the line of ``scenario`` for ``replication`` and start its processes; its
-    changes go to ``changes`` (a fan-out that anyone may subscribe to), or nowhere."""
+    changes go to ``changes`` (a fan-out that anyone may subscribe to), or nowhere. With
+    ``identifiers``, the line keeps each part's history (``line.history``)."""
     streams = Streams(scenario.seed, replication)
     line = Line(env, scenario.warmup, changes)
+    ids = scenario.identifiers
+    if ids is not None:  # before any component runs: machines read it when they start
+        line.history = History(PartIds(ids.prefix, ids.line))
     for spec_pool in scenario.operators:
         pool = Pool(env, spec_pool.id, spec_pool.count, scenario.warmup, line.changes)
         line.pools[spec_pool.id] = pool

@@ -25,24 +25,36 @@ HISTORY_FILE = "history.json"
 
 
 def run_replication(
-    scenario: Scenario, replication: int, trace_path: str | None = None
+    scenario: Scenario,
+    replication: int,
+    trace_path: str | None = None,
+    parts_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Simulate one replication and return its KPIs (nested mappings of numbers)."""
-    return _simulate(scenario, replication, trace_path, record=False)[0]
+    """Simulate one replication and return its KPIs (nested mappings of numbers). With
+    ``parts_dir`` and a scenario with identifiers, the history of every part goes there
+    (see :mod:`scenarios.parts`)."""
+    return _simulate(scenario, replication, trace_path, False, parts_dir)[0]
 
 
 def record_replication(
-    scenario: Scenario, replication: int, trace_path: str | None = None
+    scenario: Scenario,
+    replication: int,
+    trace_path: str | None = None,
+    parts_dir: str | None = None,
 ) -> tuple[dict[str, Any], History]:
     """Simulate one replication; return its KPIs (the same as ``run_replication``'s, to the
     bit) and its history: KPIs sampled over time and the lead-time histogram."""
-    kpis, history = _simulate(scenario, replication, trace_path, record=True)
+    kpis, history = _simulate(scenario, replication, trace_path, True, parts_dir)
     assert history is not None
     return kpis, history
 
 
 def _simulate(
-    scenario: Scenario, replication: int, trace_path: str | None, record: bool
+    scenario: Scenario,
+    replication: int,
+    trace_path: str | None,
+    record: bool,
+    parts_dir: str | None = None,
 ) -> tuple[dict[str, Any], History | None]:
     env = simpy.Environment()
     changes = Changes()
@@ -57,7 +69,12 @@ def _simulate(
         recorder = Recorder(line, scenario.horizon) if record else None
         env.run(until=scenario.horizon)
         history = recorder.history() if recorder is not None else None
-        return collect(line, env.now), history
+        kpis = collect(line, env.now)
+        if parts_dir is not None and line.history is not None:
+            from scenarios.parts import write  # pyarrow loads only for a kept history
+
+            write(parts_dir, replication, line.history)
+        return kpis, history
     finally:
         if writer is not None:
             writer.close()
@@ -137,11 +154,20 @@ def run(
     trace_path: str | None = None,
     on_done: OnDone | None = None,
     record: bool = False,
+    parts_dir: str | None = None,
 ) -> RunResult:
     """Run every replication of ``scenario``; the first one writes the trace if asked.
-    ``record`` also keeps each replication's history (see ``record_replication``)."""
+    ``record`` also keeps each replication's history (see ``record_replication``). With
+    ``parts_dir``, each replication writes its parts' history there as it ends (only a
+    scenario with identifiers has one); files a previous run left there are removed first."""
+    if parts_dir is not None:
+        from scenarios.parts import clear
+
+        clear(parts_dir)
+    # Only a line with identifiers keeps a history to write.
+    parts = (parts_dir,) if parts_dir is not None and scenario.identifiers is not None else ()
     tasks = [
-        (rep, (scenario, rep, trace_path if rep == 0 else None))
+        (rep, (scenario, rep, trace_path if rep == 0 else None, *parts))
         for rep in range(scenario.replications)
     ]
     if not record:

@@ -21,6 +21,7 @@ from scenarios.catalog import load_scenario
 from scenarios.compare import run_compare
 from scenarios.experiment import run as run_replications
 from scenarios.overrides import override
+from scenarios.parts import PARTS_DIR
 from scenarios.retrofits import Plan, apply, default_plans, parse_plan
 from scenarios.schema import MAX_REPLICATIONS, Scenario
 from scenarios.store import Store, claim, mark, model_key, signature
@@ -85,7 +86,8 @@ def run(
     ``plan`` simulates the line with retrofits applied (``"platform+smed"``); ``workers``
     local processes (default: all cores); ``trace`` writes replication 0's state changes
     as Parquet; ``out`` keeps results.json, replications.csv, scenario.yaml and the run's
-    history over time (history.json, for ``twin report``) there.
+    history over time (history.json, for ``twin report``) there, and with identifiers
+    each part's history (parts/, for ``twin trace``).
     Raises SimulationError when a replication fails; an interrupt raises KeyboardInterrupt,
     or with ``allow_partial=True`` returns the finished replications (``complete`` False).
     """
@@ -98,7 +100,11 @@ def run(
         chosen = parse_plan(model, plan)
         model = override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
     result = run_replications(
-        model, n_workers, str(trace) if trace is not None else None, record=out is not None
+        model,
+        n_workers,
+        str(trace) if trace is not None else None,
+        record=out is not None,
+        parts_dir=str(Path(out) / PARTS_DIR) if out is not None else None,
     )
     outcome = result.outcome
     if outcome.interrupted and not (allow_partial and outcome.results):

@@ -196,6 +196,7 @@ def run_command(
     """Simulate a scenario and print its KPIs with 95% confidence intervals."""
     from scenarios.experiment import run
     from scenarios.overrides import override
+    from scenarios.parts import PARTS_DIR, clear
     from scenarios.retrofits import apply, parse_plan
     from twin.report import print_summary
 
@@ -217,7 +218,11 @@ def run_command(
         _writable("--out", out_dir, folder=True)
     except TwinError as exc:
         _user_error(exc)
+    # With --out, each replication writes its parts' history (scenarios with identifiers).
+    parts = str(out_dir / PARTS_DIR) if out_dir is not None else None
     if applied is not None:
+        if parts is not None:
+            clear(parts)  # a replayed run keeps no part history: none from an earlier run
         result = _replayed(override(model, {"replications": 1}), applied)
     else:
         with _progress() as progress:
@@ -230,6 +235,7 @@ def run_command(
                 trace_path=str(trace) if trace else None,
                 on_done=lambda *_: progress.advance(task),
                 record=out_dir is not None,
+                parts_dir=parts,
             )
     doc = result.summary()
     print_summary(out, doc)
@@ -582,6 +588,37 @@ def report_command(
         highlight=False,
         markup=False,
     )
+
+
+@app.command("trace")
+def trace_command(
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="A directory kept by `twin run --out`.")
+    ],
+    part_id: Annotated[
+        str, typer.Argument(metavar="PART_ID", help="A part's id, e.g. 88.999.1/CELL1.000123.")
+    ],
+    replication: Annotated[
+        int | None,
+        typer.Option("--replication", help="Only this replication (default: every one)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the events as JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Print the history of one part of a kept run: stations, machines, times, outcomes."""
+    from scenarios.parts import read_part
+    from twin.partview import print_part, to_json
+
+    try:
+        found = read_part(run_dir, part_id, replication)
+    except TwinError as exc:
+        _user_error(exc)
+    where = str(found.run_dir)
+    if as_json:
+        sys.stdout.write(to_json(found.part_id, found.serial, where, found.events))
+    else:
+        print_part(out, found.part_id, where, found.events)
 
 
 @app.command("scenarios")
