@@ -28,15 +28,27 @@ def annuity(years: float, rate: float) -> float:
 
 
 def gross_benefit(scenario: Scenario, plan: KPIs, base: KPIs, margin: float | None = None) -> float:
-    """Money a year from more good parts and fewer scrapped ones (before the plan's costs).
+    """Money a year from more good parts and fewer scrapped ones, and fewer defective parts
+    shipped (before the plan's costs).
 
     ``margin`` replaces the scenario's margin per good part (for sensitivities).
     """
     e = scenario.economics
     good = plan["line"]["throughput_per_hour"] - base["line"]["throughput_per_hour"]
     scrap = plan["line"]["scrap_per_hour"] - base["line"]["scrap_per_hour"]
+    escapes = escapes_per_hour(plan) - escapes_per_hour(base)
     per_part = e.margin_per_good_part if margin is None else margin
-    return float((good * per_part - scrap * e.scrap_cost_per_part) * e.operating_hours_per_year)
+    money = good * per_part - scrap * e.scrap_cost_per_part - escapes * e.escape_cost_per_part
+    return float(money * e.operating_hours_per_year)
+
+
+def escapes_per_hour(kpis: KPIs) -> float:
+    """Defective parts shipped per hour (0 on a line without defects or inspection)."""
+    line = kpis["line"]
+    ppm = line.get("escapes_ppm", 0.0)
+    if ppm != ppm:  # NaN: nothing shipped
+        return 0.0
+    return float(ppm) * float(line["throughput_per_hour"]) / 1e6
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,8 @@ class Economics(Model):
     currency: str = "CNY"
     margin_per_good_part: Money = 0.0
     scrap_cost_per_part: Money = 0.0
+    # What a defective part shipped (an escape) costs: claims, returns, sorting at the customer.
+    escape_cost_per_part: Money = 0.0
     operating_hours_per_year: Annotated[Real, Field(gt=0, le=8784)] = 6000.0
     discount_rate: Annotated[Real, Field(ge=0, lt=1)] = 0.08
     # One horizon for every plan; None: the longest lifetime among the plan's retrofits.

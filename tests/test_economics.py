@@ -298,3 +298,21 @@ def test_compare_marks_ties_long_paybacks_and_prints_a_tornado(
     swing = gold_margin["npv_high"] - gold_margin["npv_low"]
     assert swing == pytest.approx(0.4 * 20 * gain * 6000 * annuity(3, 0.08), rel=1e-9)
     assert "sensitivity of" in stdout and "effect of repairs" in stdout
+
+
+def test_fewer_escapes_are_worth_their_cost_each(money: Scenario) -> None:
+    """With a cost per defective part shipped, 30 fewer escapes per million at 50 good
+    parts/h are worth 50 x 30 / 1e6 x cost an hour; a line without the figure has none."""
+    from scenarios.economics import escapes_per_hour, gross_benefit
+
+    priced = money.model_copy(
+        update={"economics": money.economics.model_copy(update={"escape_cost_per_part": 500.0})}
+    )
+    base, after = kpis(50, 0), kpis(50, 0)
+    base["line"]["escapes_ppm"], after["line"]["escapes_ppm"] = 40.0, 10.0
+    assert escapes_per_hour(base) == pytest.approx(50 * 40 / 1e6)
+    hours = priced.economics.operating_hours_per_year
+    expected = 50 * 30 / 1e6 * 500.0 * hours
+    assert gross_benefit(priced, after, base) == pytest.approx(expected)
+    assert gross_benefit(money, after, base) == 0.0  # no cost given: escapes are free
+    assert escapes_per_hour(kpis(50, 0)) == 0.0
