@@ -250,20 +250,30 @@ def test_the_state_bars_show_time_off_shift_and_waiting_for_operators(
     assert "off" not in legend and "operator" not in legend and "held" in legend
 
 
-@pytest.fixture(scope="module")
-def smart_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """docs/examples/smart.yaml kept by `twin run --out` over six days after a day of
-    warm-up, two replications (long enough for the grinder's first alarm and maintenance),
-    with its report written; and what `twin run` printed."""
-    root = tmp_path_factory.mktemp("smart")
+READINGS = ("sent", "lost", "arrived", "late")
+ALARMS = ("true", "false", "missed")
+
+
+def _smart_text() -> str:
+    """docs/examples/smart.yaml over seven days, one of warm-up, two replications: long
+    enough for the grinder's first alarm and maintenance."""
     text = (Path(__file__).parents[1] / "docs" / "examples" / "smart.yaml").read_text("utf-8")
     for old, new in (
-        ("30d", "7d"),
+        ("horizon: 30d", "horizon: 7d"),
         ("warmup: 2d", "warmup: 1d"),
         ("replications: 5", "replications: 2"),
     ):
         assert old in text, old
         text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def smart_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The shortened smart example kept by `twin run --out`, its report written; and what
+    `twin run` printed."""
+    root = tmp_path_factory.mktemp("smart")
+    text = _smart_text()
     (root / "smart.yaml").write_text(text, encoding="utf-8")
     out = root / "run"
     result = invoke("run", str(root / "smart.yaml"), "--workers", "1", "--out", str(out))
@@ -316,8 +326,30 @@ def test_the_report_of_a_smart_line_has_its_section(smart_run: tuple[Path, str])
     assert line["readings"]["sent"]["mean"] > 0 and line["crews"]["maint"]["mean"] > 0
 
 
-READINGS = ("sent", "lost", "arrived", "late")
-ALARMS = ("true", "false", "missed")
+def test_a_smart_comparison_shows_the_section_of_each_line(tmp_path: Path) -> None:
+    """A comparison of the smart line with a second technician has the section for the
+    baseline and for the plan, each under its name: the crew's time at work as each line's
+    stored replications give it (halved, near enough, with two technicians)."""
+    text = _smart_text() + (
+        "retrofits:\n  - {id: crew2, core: true, capex: 1000, changes: {crews.maint.count: 2}}\n"
+    )
+    (tmp_path / "smart.yaml").write_text(text, encoding="utf-8")
+    kept = tmp_path / "compare"
+    result = invoke("compare", str(tmp_path / "smart.yaml"), "--workers", "1", "--out", str(kept))
+    assert result.exit_code == 0, result.output
+    assert invoke("report", str(kept)).exit_code == 0
+    page = (kept / "report.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="smart">') : page.index('<section id="states">')]
+    assert "<h3>baseline</h3>" in section and "<h3>best plan: crew2</h3>" in section
+    crews = [
+        dict(row for row in _table(page, f"table-smart-{i}") if len(row) == 2)[
+            "crew maint at work (%)"
+        ]
+        for i in (0, 1)
+    ]
+    base, plan = (float(c.split(" ± ")[0]) for c in crews)
+    assert base > 0 and plan == pytest.approx(base / 2, rel=0.2)
+    assert "table-upkeep-0" in section and "table-upkeep-1" in section
 
 
 def _table(text: str, ident: str) -> list[list[str]]:
@@ -328,8 +360,7 @@ def _table(text: str, ident: str) -> list[list[str]]:
 
 def test_a_plain_line_has_no_smart_section(kept: dict[str, Path], tmp_path: Path) -> None:
     """A line without the layer (M1 fails now and then) has no smart-workshop section,
-    in its report nor in the terminal; the smart line's `twin run` prints its stations'
-    breakdowns and maintenances."""
+    in its reports (run, comparison, sweep) nor in the terminal."""
     for kind in ("run", "compare", "sweep"):
         page = _Refs()
         page.feed((kept[kind] / "report.html").read_text(encoding="utf-8"))

@@ -195,8 +195,9 @@ def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
     print_table(console, line_table(doc))
     print_table(console, station_table(doc))
     print_table(console, indicator_table(doc))
-    if has_smart(doc):
-        print_table(console, upkeep_table(doc))
+    upkeep = upkeep_table(doc)
+    if has_smart(doc) and upkeep.row_count:
+        print_table(console, upkeep)
 
 
 def _money(figure: Mapping[str, Any] | None) -> str:

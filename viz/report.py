@@ -139,7 +139,9 @@ def _smart(page: _Page, models: list[Model]) -> None:
         line = smart_table(model.doc)
         if line.row_count:
             parts.append(html.table(line, f"table-smart{suffix}"))
-        parts.append(html.table(upkeep_table(model.doc), f"table-upkeep{suffix}"))
+        upkeep = upkeep_table(model.doc)
+        if upkeep.row_count:
+            parts.append(html.table(upkeep, f"table-upkeep{suffix}"))
     page.section("smart", "Smart workshop: network, sensors, alarms and maintenance", *parts)
 
 
