@@ -250,6 +250,139 @@ def test_the_state_bars_show_time_off_shift_and_waiting_for_operators(
     assert "off" not in legend and "operator" not in legend and "held" in legend
 
 
+READINGS = ("sent", "lost", "arrived", "late")
+ALARMS = ("true", "false", "missed")
+
+
+def _smart_text() -> str:
+    """docs/examples/smart.yaml over seven days, one of warm-up, two replications: long
+    enough for the grinder's first alarm and maintenance."""
+    text = (Path(__file__).parents[1] / "docs" / "examples" / "smart.yaml").read_text("utf-8")
+    for old, new in (
+        ("horizon: 30d", "horizon: 7d"),
+        ("warmup: 2d", "warmup: 1d"),
+        ("replications: 5", "replications: 2"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def smart_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The shortened smart example kept by `twin run --out`, its report written; and what
+    `twin run` printed."""
+    root = tmp_path_factory.mktemp("smart")
+    text = _smart_text()
+    (root / "smart.yaml").write_text(text, encoding="utf-8")
+    out = root / "run"
+    result = invoke("run", str(root / "smart.yaml"), "--workers", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = invoke("report", str(out))
+    assert report.exit_code == 0, report.output
+    return out, result.stdout
+
+
+def _figure(figure: dict[str, float], digits: int, scale: float = 1.0) -> str:
+    return f"{scale * figure['mean']:,.{digits}f} ± {scale * figure['ci95_halfwidth']:,.{digits}f}"
+
+
+def test_the_report_of_a_smart_line_has_its_section(smart_run: tuple[Path, str]) -> None:
+    """The page's smart-workshop section has the networking rate, the readings, the alarms
+    and the crew's time at work, and each station that broke down, wears or was maintained
+    with its breakdowns, those by wear and its planned maintenances, all as results.json
+    has them; the stations with none of these are left out."""
+    out, _ = smart_run
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    text = (out / "report.html").read_text(encoding="utf-8")
+    page = _Refs()
+    page.feed(text)
+    assert {"smart", "table-smart", "table-upkeep"} <= set(page.ids)
+    line = doc["line"]
+    rows = _table(text, "table-smart")
+    wanted = {"machines networked (%)": _figure(line["networking_rate"], 1, 100)}
+    wanted |= {f"readings {k}": _figure(line["readings"][k], 1) for k in READINGS}
+    wanted |= {f"alarms {k}": _figure(line["alarms"][k], 2) for k in ALARMS}
+    wanted["crew maint at work (%)"] = _figure(line["crews"]["maint"], 1, 100)
+    assert rows == [["KPI", "value"], *([k, v] for k, v in wanted.items())]
+    assert line["networking_rate"]["mean"] == 0.75  # OD, ID and INSPECT of four machines
+    stations = doc["stations"]
+    assert _table(text, "table-upkeep") == [
+        ["station", "breakdowns", "by wear", "planned maintenances"],
+        [
+            "OD",
+            _figure(stations["OD"]["failures"], 2),
+            _figure(stations["OD"]["wear_breakdowns"], 2),
+            _figure(stations["OD"]["maintenances"], 2),
+        ],
+        [
+            "ID",
+            _figure(stations["ID"]["failures"], 2),
+            "-",
+            _figure(stations["ID"]["maintenances"], 2),
+        ],
+    ]
+    assert stations["OD"]["maintenances"]["mean"] > 0 and stations["ID"]["failures"]["mean"] > 0
+    assert line["readings"]["sent"]["mean"] > 0 and line["crews"]["maint"]["mean"] > 0
+
+
+def test_a_smart_comparison_shows_the_section_of_each_line(tmp_path: Path) -> None:
+    """A comparison of the smart line with a second technician has the section for the
+    baseline and for the plan, each under its name: the crew's time at work as each line's
+    stored replications give it (halved, near enough, with two technicians)."""
+    text = _smart_text() + (
+        "retrofits:\n  - {id: crew2, core: true, capex: 1000, changes: {crews.maint.count: 2}}\n"
+    )
+    (tmp_path / "smart.yaml").write_text(text, encoding="utf-8")
+    kept = tmp_path / "compare"
+    result = invoke("compare", str(tmp_path / "smart.yaml"), "--workers", "1", "--out", str(kept))
+    assert result.exit_code == 0, result.output
+    assert invoke("report", str(kept)).exit_code == 0
+    page = (kept / "report.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="smart">') : page.index('<section id="states">')]
+    assert "<h3>baseline</h3>" in section and "<h3>best plan: crew2</h3>" in section
+    crews = [
+        dict(row for row in _table(page, f"table-smart-{i}") if len(row) == 2)[
+            "crew maint at work (%)"
+        ]
+        for i in (0, 1)
+    ]
+    base, plan = (float(c.split(" ± ")[0]) for c in crews)
+    assert base > 0 and plan == pytest.approx(base / 2, rel=0.2)
+    assert "table-upkeep-0" in section and "table-upkeep-1" in section
+
+
+def _table(text: str, ident: str) -> list[list[str]]:
+    page = _Rows(ident)
+    page.feed(text)
+    return page.rows
+
+
+def test_a_plain_line_has_no_smart_section(kept: dict[str, Path], tmp_path: Path) -> None:
+    """A line without the layer (M1 fails now and then) has no smart-workshop section,
+    in its reports (run, comparison, sweep) nor in the terminal."""
+    for kind in ("run", "compare", "sweep"):
+        page = _Refs()
+        page.feed((kept[kind] / "report.html").read_text(encoding="utf-8"))
+        assert not {i for i in page.ids if "smart" in i or "upkeep" in i}, kind
+    path = tmp_path / "line.yaml"
+    path.write_text(LINE, encoding="utf-8")
+    result = invoke("run", str(path), "--reps", "2", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "breakdowns and planned maintenance" not in result.stdout
+    assert "networked" not in result.stdout
+
+
+def test_the_terminal_prints_the_smart_stations_upkeep(smart_run: tuple[Path, str]) -> None:
+    """`twin run` of the smart line prints its stations' breakdowns and maintenances."""
+    _, printed = smart_run
+    assert "stations: breakdowns and planned maintenance" in printed
+    table = printed[printed.index("stations: breakdowns and planned maintenance") :]
+    assert [
+        line.split()[1] for line in table.splitlines() if line.startswith(("│ OD", "│ ID"))
+    ] == ["OD", "ID"]
+
+
 def _rgb(code: str) -> tuple[float, ...]:
     return tuple(int(code[i : i + 2], 16) / 255 for i in (1, 3, 5))
 

@@ -65,20 +65,75 @@ def line_table(doc: Mapping[str, Any]) -> Table:
         table.add_row("AGVs at work (%)", _num(line["agv_utilisation"], 1, 100))
     for pool, figure in (line.get("operators") or {}).items():
         table.add_row(f"operators {escape(pool)} at work (%)", _num(figure, 1, 100))
-    if "networking_rate" in line:
-        table.add_row("machines networked (%)", _num(line["networking_rate"], 1, 100))
-    for kind, figure in (line.get("readings") or {}).items():
-        table.add_row(f"readings {kind}", _num(figure, 1))
-    for kind, figure in (line.get("alarms") or {}).items():
-        table.add_row(f"alarms {kind}", _num(figure, 2))
-    for crew, figure in (line.get("crews") or {}).items():
-        table.add_row(f"crew {escape(crew)} at work (%)", _num(figure, 1, 100))
+    for row in _smart_rows(line):
+        table.add_row(*row)
     # Defects and inspection, only on a line that has them.
     if "escapes_ppm" in line:
         table.add_row("first-pass yield (%)", _num(line["first_pass_yield"], 2, 100))
         table.add_row("escapes (per million shipped)", _num(line["escapes_ppm"], 0))
         for title, key in QUALITY_COUNTS:
             table.add_row(f"{title} (parts)", _num(line[key], 1))
+    return table
+
+
+def _smart_rows(line: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The line's figures of the smart-workshop layer, those it has."""
+    rows = []
+    if "networking_rate" in line:
+        rows.append(("machines networked (%)", _num(line["networking_rate"], 1, 100)))
+    for kind, figure in _ordered(line.get("readings") or {}, ("sent", "lost", "arrived", "late")):
+        rows.append((f"readings {kind}", _num(figure, 1)))
+    for kind, figure in _ordered(line.get("alarms") or {}, ("true", "false", "missed")):
+        rows.append((f"alarms {kind}", _num(figure, 2)))
+    for crew, figure in (line.get("crews") or {}).items():
+        rows.append((f"crew {escape(crew)} at work (%)", _num(figure, 1, 100)))
+    return rows
+
+
+def _ordered(figures: Mapping[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """The figures in the order that reads well (a document keeps its keys sorted)."""
+    return sorted(figures.items(), key=lambda kv: (*order, kv[0]).index(kv[0]))
+
+
+def has_smart(doc: Mapping[str, Any]) -> bool:
+    """Whether a results document has figures of the smart-workshop layer (a network,
+    sensors, condition policies, crews, or a station that wears)."""
+    return bool(_smart_rows(doc["line"])) or any(
+        "wear_breakdowns" in st for st in doc["stations"].values()
+    )
+
+
+def smart_table(doc: Mapping[str, Any]) -> Table:
+    """The smart-workshop figures of the line: networking rate, sensor readings, alarms
+    and crews at work (the rows of the line table that a line without the layer lacks)."""
+    table = Table(
+        title="smart workshop: network, readings, alarms and crews",
+        caption="readings and alarms per replication, after the warm-up",
+    )
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for row in _smart_rows(doc["line"]):
+        table.add_row(*row)
+    return table
+
+
+def upkeep_table(doc: Mapping[str, Any]) -> Table:
+    """Per station that broke down, wears or was maintained: its breakdowns, those by
+    wear, and its planned maintenances (per replication, all machines together)."""
+    table = Table(
+        title="stations: breakdowns and planned maintenance (per replication)",
+        caption="by wear: the breakdowns when the wear reached its limit, the rest are "
+        "random failures; -: the station does not wear",
+    )
+    table.add_column("station")
+    for name in ("breakdowns", "by wear", "planned maintenances"):
+        table.add_column(name, justify="right")
+    for sid, st in doc["stations"].items():
+        failures, maintenances = st.get("failures") or {}, st.get("maintenances") or {}
+        wear = st.get("wear_breakdowns")
+        if wear is None and not failures.get("mean") and not maintenances.get("mean"):
+            continue
+        table.add_row(sid, _num(failures, 2), _num(wear or {}, 2), _num(maintenances, 2))
     return table
 
 
@@ -167,7 +222,8 @@ def quality_table(doc: Mapping[str, Any]) -> Table | None:
 
 
 def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
-    """Print the line and station tables of a results document."""
+    """Print the line and station tables of a results document (and, for a line of the
+    smart-workshop layer, its stations' breakdowns and maintenances)."""
     if not doc.get("replications"):
         console.print("no replication finished: nothing to report")
         return
@@ -177,6 +233,9 @@ def print_summary(console: Console, doc: Mapping[str, Any]) -> None:
     quality = quality_table(doc)
     if quality is not None:
         print_table(console, quality)
+    upkeep = upkeep_table(doc)
+    if has_smart(doc) and upkeep.row_count:
+        print_table(console, upkeep)
 
 
 def _money(figure: Mapping[str, Any] | None) -> str:

@@ -1,5 +1,6 @@
-"""What a 3D view draws besides the stations: conveyors, AGV moves and operator pools,
-taken once from the scenario and placed on its floor plan.
+"""What a 3D view draws besides the stations: conveyors, AGV moves, operator pools and the
+smart-workshop layer (connected machines, maintenance crews and the machines that call
+them), taken once from the scenario and placed on its floor plan.
 
 A move from station A to station B runs along a *way*: from A's exit (just downstream of
 its machines) to B's entry (just upstream of its rack, or of its machines when it has no
@@ -14,7 +15,7 @@ back empty.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scenarios.layout import Layout, Place
 from scenarios.schema import Scenario
@@ -73,20 +74,41 @@ class Trip:
 
 @dataclass(frozen=True)
 class Plant:
-    """The conveyors, AGV moves, fleet size and operator pools (id, count) of a line."""
+    """The conveyors, AGV moves, fleet size and operator pools (id, count) of a line; its
+    connected machines (scopes of the machines of stations with a ``link``), maintenance
+    crews (id, count) and the machines with a condition policy (scope, the crew it calls:
+    None when it calls none)."""
 
     belts: tuple[Belt, ...] = ()
     trips: tuple[Trip, ...] = ()
     fleet: int = 0
     pools: tuple[tuple[str, int], ...] = ()
+    connected: frozenset[str] = frozenset()
+    crews: tuple[tuple[str, int], ...] = ()
+    callers: tuple[tuple[str, str | None], ...] = ()
 
 
 def plant(scenario: Scenario, floor: Layout) -> Plant:
     """The plant of ``scenario`` on ``floor`` (its layout)."""
     pools = tuple((p.id, p.count) for p in scenario.operators)
+    connected: set[str] = set()
+    callers: list[tuple[str, str | None]] = []
+    for st in scenario.stations:
+        scopes = floor.place(st.id).machine_scopes()
+        if st.link is not None:
+            connected.update(scopes)
+        care = st.maintenance
+        if care is not None and care.kind == "condition":
+            callers += [(scope, care.crew) for scope in scopes]
+    smart = Plant(
+        pools=pools,
+        connected=frozenset(connected),
+        crews=tuple((c.id, c.count) for c in scenario.crews),
+        callers=tuple(callers),
+    )
     transport = scenario.transport
     if transport is None:
-        return Plant(pools=pools)
+        return smart
     belts = tuple(
         Belt(f"{c.from_}>{c.to}", *way(floor, c.from_, c.to), c.capacity, c.length / c.speed)
         for c in transport.conveyors
@@ -103,7 +125,8 @@ def plant(scenario: Scenario, floor: Layout) -> Plant:
         for m in transport.moves
         if agv is not None and m.agv and m.distance is not None
     )
-    return Plant(belts, trips, agv.fleet if agv is not None else 0, pools)
+    fleet = agv.fleet if agv is not None else 0
+    return replace(smart, belts=belts, trips=trips, fleet=fleet)
 
 
 def way(floor: Layout, source: str, target: str) -> tuple[Point, Point]:

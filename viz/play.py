@@ -3,7 +3,8 @@
 :class:`Playback` applies changes in time order (from a simulation, a Parquet trace or a
 live server) and makes a :class:`Frame` at any later moment: each machine's state, each
 rack's level, where each part is on the floor (moving from its last place to its new one
-over ``transit`` simulated seconds), the AGVs on a trip and the headline counts.
+over ``transit`` simulated seconds), the AGVs on a trip, the alarms standing and the
+technicians called (:mod:`viz.calls`), and the headline counts.
 
 With the line's :class:`~viz.plant.Plant`, a part on a conveyor moves along the belt as it
 crosses (``length / speed``) and queues at its end behind the parts ahead of it; a part on
@@ -21,6 +22,7 @@ import numpy as np
 
 from scenarios.layout import Layout
 from twin.changes import DEPARTURES, WHEREABOUTS, Change, Value
+from viz.calls import Calls, Technician
 from viz.plant import Belt, Plant, Point, Trip, way
 
 MACHINE_TOP = 1.35  # metres: a part in process sits on its machine
@@ -32,6 +34,7 @@ FLOOR_PART = 0.25  # metres: the height of a part waiting on the floor or in a r
 BELT_TOP = 0.5  # metres: a conveyor's surface
 VEHICLE_TOP = 0.4  # metres: an AGV's deck
 LIFT = 0.15  # metres from a surface to the centre of a part resting on it
+CALLS = frozenset({"alarm", "maintain", "repair", "state", "level"})  # kinds viz.calls reads
 
 
 def _no_vehicles() -> np.ndarray:
@@ -50,6 +53,8 @@ class Frame:
     scrapped: int
     wip: int  # parts in the line now
     vehicles: np.ndarray = field(default_factory=_no_vehicles)  # (n, 3) AGVs: x, y, heading
+    alarms: tuple[str, ...] = ()  # machines whose alarm stands
+    technicians: tuple[Technician, ...] = ()  # called by those alarms: on the way, or there
 
     @property
     def throughput(self) -> float:
@@ -95,12 +100,14 @@ class Playback:
         xmin, _, _, _ = layout.bounds()
         self._entry = (xmin - ENTRY_GAP, 0.0, 0.3)
         self._ways: dict[str, tuple[Point, Point] | None] = {}
+        self.calls = Calls(dict(self.plant.callers))
 
     def sync(self, levels: Mapping[tuple[str, str], Value], parts: Mapping[int, object]) -> None:
         """Take a mirror's state: a late joiner's snapshot, or a resync after missed
         messages. A part still where it was keeps moving as it did; the counts stay."""
         for (scope, kind), value in levels.items():
             self._level(scope, kind, value)
+        self.calls.sync(levels)
         known, self._parts = self._parts, {}
         for part, where in parts.items():
             scope = str(where[0]) if isinstance(where, tuple) else str(where)
@@ -123,6 +130,8 @@ class Playback:
         """Apply one change (changes come in time order)."""
         time, scope, kind, part, value = change
         self.time = max(self.time, time)
+        if kind in CALLS:
+            self.calls.change(change)
         if kind in ("state", "level"):
             self._level(scope, kind, value)
         elif kind in WHEREABOUTS:
@@ -188,6 +197,8 @@ class Playback:
             scrapped=self.scrapped,
             wip=len(self._parts),
             vehicles=self._vehicles(now),
+            alarms=tuple(self.calls.alarms),
+            technicians=self.calls.technicians(),
         )
 
     def _moving(

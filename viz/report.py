@@ -3,9 +3,10 @@
 The page holds the KPI tables the terminal prints, then where each station's time goes,
 WIP and throughput over time, the lead-time histogram and the OEE losses per station, for
 the run (or, for a comparison, the baseline and the best plan; for a sweep, its points of
-lowest and highest throughput); a comparison adds the paired KPI differences, the Shapley
-contributions of the best plan's retrofits, payback and NPV; a sweep adds the response of
-each KPI to each parameter. See docs/report.md.
+lowest and highest throughput); a line of the smart-workshop layer adds its network,
+readings, alarms, crews, breakdowns and maintenances; a comparison adds the paired KPI
+differences, the Shapley contributions of the best plan's retrofits, payback and NPV; a
+sweep adds the response of each KPI to each parameter. See docs/report.md.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from twin.files import write_atomic
 from twin.report import (
     comparison_table,
     contribution_table,
+    has_smart,
     indicator_table,
     line_table,
+    smart_table,
     station_table,
     sweep_table,
     tornado_table,
+    upkeep_table,
 )
 from viz import chartdata, charts, html
 from viz.html import Chart
@@ -69,6 +73,7 @@ def write(directory: Path, out: Path | None = None) -> Written:
     page = _Page(target)
     try:
         _tables(page, run)
+        _smart(page, run.models)
         _details(page, run)
         if run.kind == "compare":
             _comparison(page, run)
@@ -110,6 +115,34 @@ def _tables(page: _Page, run: RunDir) -> None:
             parts.append(html.table(line_table(model.doc), f"table-line-{i}"))
             parts.append(html.table(station_table(model.doc), f"table-stations-{i}"))
     page.section("kpis", "KPIs (mean ± 95% confidence interval over replications)", *parts)
+
+
+def _smart(page: _Page, models: list[Model]) -> None:
+    """The smart-workshop section, for the models that have the layer (none: no section)."""
+    smart = [(i, m) for i, m in enumerate(models) if has_smart(m.doc)]
+    if not smart:
+        return
+    parts = [
+        html.paragraph(
+            "Machines networked: connected machines (a station with a link) / machines. "
+            "Readings: sent by the sensors of connected machines, lost on their link (or in "
+            "an outage), arrived, and late (arrived more than one reading interval after "
+            "being taken). Alarms: true (the wear was above the alarm level when read), "
+            "false, and missed (a breakdown by wear with no alarm in its life). Crews: "
+            "share of the technicians' time out on a call, on the way or maintaining."
+        )
+    ]
+    for i, model in smart:
+        if len(models) > 1:
+            parts.append(html.heading(model.label))
+        suffix = f"-{i}" if len(models) > 1 else ""
+        line = smart_table(model.doc)
+        if line.row_count:
+            parts.append(html.table(line, f"table-smart{suffix}"))
+        upkeep = upkeep_table(model.doc)
+        if upkeep.row_count:
+            parts.append(html.table(upkeep, f"table-upkeep{suffix}"))
+    page.section("smart", "Smart workshop: network, sensors, alarms and maintenance", *parts)
 
 
 def _details(page: _Page, run: RunDir) -> None:

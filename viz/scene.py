@@ -1,6 +1,7 @@
 """The 3D scene of a line, drawn offscreen: machines in their state's colour, racks showing
-their fill, conveyors and the AGVs on a trip, parts on the move, the clock, headline figures
-and operators at work, and the colour legend.
+their fill, conveyors and the AGVs on a trip, parts on the move, connected machines, alarms
+and technicians (:mod:`viz.marks`), the clock, headline figures, operators and technicians
+at work, and the colour legend.
 
 Every actor is made once, in :class:`Scene`; :meth:`Scene.draw` only changes colours,
 points and text in place (the PyVista way to animate), so a frame costs one render.
@@ -16,6 +17,8 @@ import numpy as np
 from scenarios.layout import Layout
 from twin.colours import LEGEND, rgb
 from twin.durations import format_duration
+from viz import marks
+from viz.calls import CREW
 from viz.offscreen import plotter
 from viz.plant import Plant
 from viz.play import BELT_TOP, MACHINE_TOP, VEHICLE_TOP, Frame
@@ -65,6 +68,7 @@ class Scene:
         self._racks(pv)
         self._belts(pv)
         self._vehicles(pv)
+        self._smart(pv)
         self._labels(pv)
         self.parts = pv.PolyData(np.zeros((1, 3)))
         self.parts_actor = self.plotter.add_mesh(
@@ -77,9 +81,13 @@ class Scene:
         self.title = self.plotter.add_text(title, position=(width / 2, height - 34), font_size=16)
         self.title.prop.SetJustificationToCentered()
         self.clock = self.plotter.add_text("", position=(10, 10), font_size=13)
-        legend = [[name, code] for name, code in LEGEND]
+        legend = [[name, code] for name, code in (*LEGEND, *self.marks_shown)]
         self.plotter.add_legend(
-            labels=legend, bcolor="white", face="rectangle", loc="upper right", size=(0.2, 0.24)
+            labels=legend,
+            bcolor="white",
+            face="rectangle",
+            loc="upper right",
+            size=(0.2 + 0.05 * bool(self.marks_shown), 0.24 * len(legend) / len(LEGEND)),
         )
         self._camera()
 
@@ -215,6 +223,28 @@ class Scene:
             actor.visibility = False
             self.vehicles.append(actor)
 
+    def _smart(self, pv: Any) -> None:
+        """The antennas of the connected machines (static); an alarm beacon on every
+        machine and, on those whose alarms call a crew, its technician on the way and at
+        work, each hidden until a frame has it."""
+        plant = self.plant
+        found = list(marks.machines(self.layout))
+        antennas = [marks.antenna(pv, p, c) for s, p, c in found if s in plant.connected]
+        if antennas:
+            self.plotter.add_mesh(pv.merge(antennas), color=marks.LINK, lighting=False)
+        beacons = {s: marks.beacon(pv, p, c) for s, p, c in found}
+        self.alarms = marks.Marks(self.plotter, pv, beacons, marks.ALARM)
+        called = dict(plant.callers)
+        crewed = [(s, p, c) for s, p, c in found if called.get(s) is not None]
+        self.at_work = self.coming = None
+        if crewed:
+            figures = {s: marks.figure(pv, p, c, "at work") for s, p, c in crewed}
+            self.at_work = marks.Marks(self.plotter, pv, figures, marks.TECHNICIAN)
+            figures = {s: marks.figure(pv, p, c, "on the way") for s, p, c in crewed}
+            self.coming = marks.Marks(self.plotter, pv, figures, marks.COMING)
+        shown = [bool(antennas), bool(called), bool(crewed), bool(crewed)]
+        self.marks_shown = [mark for mark, show in zip(marks.MARKS, shown, strict=True) if show]
+
     def _labels(self, pv: Any) -> None:
         """Each station's name painted on the floor beside it, on the side of its flow
         that faces the camera (in front of a line that runs left to right): one static
@@ -281,6 +311,10 @@ class Scene:
                 actor.position = (x, y, 0.0)
                 actor.orientation = (0.0, 0.0, heading)
             actor.visibility = shown
+        self.alarms.show(frame.alarms)
+        if self.at_work is not None and self.coming is not None:
+            self.at_work.show(t.machine for t in frame.technicians if not t.coming)
+            self.coming.show(t.machine for t in frame.technicians if t.coming)
         self.clock.input = overlay(frame, self.plant)
 
     def image(self, frame: Frame | None = None) -> np.ndarray:
@@ -305,7 +339,9 @@ class Scene:
 
 def overlay(frame: Frame, plant: Plant | None = None) -> str:
     """The clock and the headline figures, as the view prints them, then a line for each
-    operator pool and for the AGVs: how many are at work (of how many, when known)."""
+    operator pool, for the AGVs and for each maintenance crew: how many are at work (of
+    how many, when known), and of a crew the plant knows, how many are on the way to an
+    alarm."""
     lines = [
         f"t = {_clock(frame.time)}",
         f"good parts {frame.good:,}   scrapped {frame.scrapped:,}",
@@ -319,6 +355,13 @@ def overlay(frame: Frame, plant: Plant | None = None) -> str:
         lines.append(f"{pool} {_of(frame.levels.get(POOL + pool, 0), counts.get(pool))} at work")
     if plant.fleet or FLEET in frame.levels:
         lines.append(f"AGVs {_of(frame.levels.get(FLEET, 0), plant.fleet or None)} on a trip")
+    crews = dict(plant.crews)
+    known = (s.removeprefix(CREW) for s in frame.levels if s.startswith(CREW))
+    for crew in [*crews, *sorted(c for c in known if c not in crews)]:
+        line = f"crew {crew} {_of(frame.levels.get(CREW + crew, 0), crews.get(crew))} at work"
+        if crew in crews:
+            line += f", {sum(t.coming for t in frame.technicians if t.crew == crew)} on the way"
+        lines.append(line)
     return "\n".join(lines)
 
 
