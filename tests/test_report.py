@@ -324,6 +324,15 @@ def test_the_report_of_a_smart_line_has_its_section(smart_run: tuple[Path, str])
     ]
     assert stations["OD"]["maintenances"]["mean"] > 0 and stations["ID"]["failures"]["mean"] > 0
     assert line["readings"]["sent"]["mean"] > 0 and line["crews"]["maint"]["mean"] > 0
+    # Its defects and inspection: the first-pass yield and escapes among the line's KPIs,
+    # and a table of what each station made defective and the inspection found.
+    kpis = dict(row for row in _table(text, "table-line") if len(row) == 2)
+    assert kpis["escapes (per million shipped)"] == _figure(line["escapes_ppm"], 0)
+    assert kpis["first-pass yield (%)"] == _figure(line["first_pass_yield"], 2, 100)
+    quality = _table(text, "table-quality")
+    assert quality[0] == ["station", "defects made", "detected", "false rejects", "passed"]
+    assert [row[0] for row in quality[1:]] == ["OD", "ID", "INSPECT"]
+    assert quality[3][2] == _figure(stations["INSPECT"]["detected"], 1)
 
 
 def test_a_smart_comparison_shows_the_section_of_each_line(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from twin.report import (
     has_smart,
     indicator_table,
     line_table,
+    quality_table,
     smart_table,
     station_table,
     sweep_table,
@@ -101,6 +102,9 @@ def _tables(page: _Page, run: RunDir) -> None:
             html.table(station_table(doc), "table-stations"),
             html.table(indicator_table(doc), "table-indicators"),
         ]
+        quality = quality_table(doc)
+        if quality is not None:
+            parts.append(html.table(quality, "table-quality"))
     elif run.kind == "compare":
         parts.append(html.table(comparison_table(run.doc), "table-comparison"))
         if run.doc.get("contributions"):
