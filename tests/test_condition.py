@@ -352,3 +352,26 @@ def test_samples_and_per_machine_counts_carry_the_smart_figures() -> None:
     assert now["alarms_true"] == kpis["line"]["alarms"]["true"] == 4
     assert now["technicians_at_work"] == line.crews["maint"].level
     assert now["readings_lost"] == 0
+
+
+def test_a_snapshot_gives_what_the_changes_give_with_crews_and_sensors() -> None:
+    """A late joiner's snapshot, mid-run with a technician out, equals the mirror of every
+    change so far (crew levels included)."""
+    from twin.changes import Mirror
+
+    text = cell(
+        fails_at="100",
+        sensors="[{id: vib, every: 1min}]",
+        crews="[{id: maint, count: 1, response: 30min}]",
+        maintenance="{policy: condition, alarm: {sensor: vib, above: 5}, duration: 1h, "
+        "crew: maint}",
+        horizon="19000s",  # the technician is on the way (called at 18060 s)
+    )
+    line, _, seen = simulate_line(text)
+    mirror, joined = Mirror(), Mirror()
+    for change in seen:
+        mirror.apply(change)
+    for change in line.snapshot():
+        joined.apply(change)
+    assert joined == mirror
+    assert mirror.levels["crews.maint", "level"] == 1

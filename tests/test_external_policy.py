@@ -51,7 +51,17 @@ def served(model: Scenario) -> tuple[dict[str, Any], ConditionAgent, list[dict[s
         readings: list[float] = []
         client.listeners.append(lambda c: readings.append(c.time) if c.kind == "reading" else None)
         agent.run(until=DEADLINE)
+        birth = client.birth
     kpis = server.join()
+    assert birth is not None
+    entities = {e["scope"]: e for e in birth["entities"]}
+    assert entities["GRIND.0"]["link"] == "5g" and "link" not in entities["WASH.0"]
+    assert entities["GRIND.0.vib"] == {
+        "scope": "GRIND.0.vib",
+        "kind": "sensor",
+        "machine": "GRIND.0",
+        "metrics": {"reading": "wear"},
+    }
     assert server.server is not None
     assert len(readings) > 500  # the readings came over the stream
     assert all(t % 600.0 != 0.0 for t in readings)  # after their link and edge delays
