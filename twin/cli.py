@@ -29,6 +29,7 @@ from twin.files import check_writable, write_all, write_atomic
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from bridges.agent import EdgeAgent
     from scenarios.batch import Batch
     from scenarios.schema import Scenario
 
@@ -880,9 +881,14 @@ def maintenance_agent_command(
     except TwinError as exc:
         _user_error(exc)
     with client:
-        agent = MaintenanceAgent(client, every=work, duration=stop)
-        with _following():
-            agent.run(until=patience)
+        _run_maintainer(MaintenanceAgent(client, every=work, duration=stop), patience)
+
+
+def _run_maintainer(agent: EdgeAgent, patience: float) -> None:
+    """Run a maintaining agent until the run ends (or ``patience``), then say how many of
+    its maintenances were applied and refused."""
+    with _following():
+        agent.run(until=patience)
     applied = sum(1 for r in agent.replies if r.get("ok"))
     err.print(
         f"{applied} maintenances applied, {len(agent.replies) - applied} refused",
@@ -918,14 +924,7 @@ def condition_agent_command(
     except TwinError as exc:
         _user_error(exc)
     with client:
-        agent = ConditionAgent(client, above=above, duration=stop, sensor=sensor)
-        with _following():
-            agent.run(until=patience)
-    applied = sum(1 for r in agent.replies if r.get("ok"))
-    err.print(
-        f"{applied} maintenances applied, {len(agent.replies) - applied} refused",
-        highlight=False,
-    )
+        _run_maintainer(ConditionAgent(client, above=above, duration=stop, sensor=sensor), patience)
 
 
 @agent_app.command("trainer")
