@@ -234,8 +234,7 @@ def _lives(
     def lives(machine: str) -> Lives:
         wear = condition.wear
         limit = streams.sampler(condition.fails_at, machine, "fails_at")
-        gen = streams.generator
-        path = Path(wear.rate, wear.cv, limit, gen(machine, "wear"), gen(machine, "wear:bridge"))
+        path = Path(wear.rate, wear.cv, limit, streams.generator(machine, "wear"))
         repair = streams.sampler(condition.repair, machine, "repair")
         if failures is None:
             return Lives(path, repair)

@@ -243,8 +243,8 @@ def _without_smart_keys(kpis: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("replication", [0, 1])
 def test_an_unused_sensor_changes_nothing(replication: int) -> None:
     """Common random numbers: a sensor (read every 7 min, over a lossy link to an edge
-    node) that no decision uses leaves every other figure as it was, to the bit; so do
-    random failures' draws when wear is added next to them."""
+    node) that no decision uses leaves every other figure as it was, to the bit, also the
+    defects whose chance rises with the wear it reads (both read the same path)."""
     base = cell(
         wear="{rate: 2.0, cv: 0.4}",
         fails_at="{dist: normal, mean: 100, sd: 10}",
@@ -253,7 +253,8 @@ def test_an_unused_sensor_changes_nothing(replication: int) -> None:
         links="[{id: wifi, latency: {dist: exponential, mean: 1s}, loss: 0.2}]",
         horizon="20d",
         warmup="1d",
-    )
+        extra="  - id: CHECK\n    process_time: 10s\n    inspection: {detect: 0.9}\n",
+    ).replace("    sensors: []", "    sensors: []\n    defects: {rate: 0.01, per_wear: 0.002}")
     with_sensor = base.replace(
         "sensors: []", "sensors: [{id: vib, noise: 3, every: 7min, edge: edge1}]"
     )
@@ -261,6 +262,7 @@ def test_an_unused_sensor_changes_nothing(replication: int) -> None:
     plain = run_replication(scenario, replication)
     other = run_replication(sensed, replication)
     assert other["line"]["readings"]["sent"] > 0
+    assert plain["line"]["escapes"] > 0 and plain["stations"]["M"]["defects_made"] > 100
     assert _without_smart_keys(other) == _without_smart_keys(plain)
 
 
