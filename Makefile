@@ -48,6 +48,8 @@ bench: $(VENV)/.installed render-libs
 	$(BIN)/python bench/parallel_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/render_bench.py
+	$(BIN)/python bench/startup_bench.py
+	$(BIN)/python bench/smart_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -8,8 +8,9 @@ import pytest
 from lines import one_machine
 from typer.testing import CliRunner
 
+from scenarios.schema import MAX_REPLICATIONS as MAX_REPS
 from twin.checks import MAX_POINTS
-from twin.cli import MAX_REPS, app
+from twin.cli import app
 from twin.runner import default_workers
 
 LINE = one_machine(name="tiny line", seed=3, horizon=600, replications=2)

@@ -1,6 +1,11 @@
-"""The ``twin`` command line. The one place that composes engine, models and scenarios."""
+"""The ``twin`` command line. The one place that composes engine, models and scenarios.
 
-from __future__ import annotations
+Start-up matters here (shell completion runs the whole module on every tab): what a command
+needs beyond typer and rich is imported inside it, and annotations are not postponed
+(``from __future__ import annotations``), since typer would evaluate every command's
+annotations from strings, at each invocation. Names imported for type checking only are
+quoted.
+"""
 
 import json
 import math
@@ -11,23 +16,21 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from functools import partial
-from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from scenarios.schema import MAX_REPLICATIONS
 from twin import checks
 from twin.durations import format_duration
 from twin.errors import SimulationError, TwinError, UsageError
 from twin.files import check_writable, write_all, write_atomic
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from bridges.agent import EdgeAgent
     from scenarios.batch import Batch
@@ -89,7 +92,9 @@ JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the JS
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"twin {package_version('shopfloor-twin')}")
+        from importlib.metadata import version
+
+        typer.echo(f"twin {version('shopfloor-twin')}")
         raise typer.Exit()
 
 
@@ -119,23 +124,21 @@ def _writable(option: str, path: Path | None, folder: bool = False) -> None:
     check_writable(option, path, folder)
 
 
-# Replications per model: the scenario format's own limit (a narrower CI than that buys
-# needs a longer horizon, not more replications).
-MAX_REPS = MAX_REPLICATIONS
-
-
 def _load(
     scenario: str, reps: int | None, seed: int | None, horizon: str | None, warmup: str | None
-) -> Scenario:
+) -> "Scenario":
     """Load a scenario and apply the command-line overrides (``--warmup auto`` included)."""
     from scenarios.catalog import load_scenario
     from scenarios.overrides import override
+    from scenarios.schema import MAX_REPLICATIONS
 
     auto = warmup is not None and warmup.strip().lower() == "auto"
     model = override(
         load_scenario(scenario),
         {
-            "replications": checks.between("--reps", reps, 1, MAX_REPS, "replications per model"),
+            "replications": checks.between(
+                "--reps", reps, 1, MAX_REPLICATIONS, "replications per model"
+            ),
             "seed": checks.between("--seed", seed, 0, checks.MAX_SEED, "a signed 64-bit integer"),
             "horizon": checks.duration("--horizon", horizon),
             "warmup": None if auto else checks.duration("--warmup", warmup),
@@ -150,7 +153,29 @@ def _load(
     return model
 
 
-def _progress() -> Progress:
+class _NoProgress:
+    """The progress bar where none would show (standard error is not a terminal): the same
+    calls, doing nothing, without loading rich's live display."""
+
+    def __enter__(self) -> "_NoProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: float | None = None) -> "TaskID":
+        return cast("TaskID", 0)
+
+    def advance(self, task: "TaskID", advance: float = 1) -> None:
+        return None
+
+    def update(self, task: "TaskID", **fields: Any) -> None:
+        return None
+
+
+def _progress() -> "Progress | _NoProgress":
+    if not err.is_terminal:
+        return _NoProgress()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -166,7 +191,6 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=err,
         transient=True,
-        disable=not err.is_terminal,
     )
 
 
@@ -271,7 +295,7 @@ def run_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _replayed(model: Scenario, applied: list[dict[str, Any]]) -> Any:
+def _replayed(model: "Scenario", applied: list[dict[str, Any]]) -> Any:
     """Replication 0 with a live run's commands, as a run result; exit 1 if one fails."""
     from scenarios.experiment import RunResult
     from scenarios.replay import replay
@@ -301,7 +325,7 @@ def _warn_unstable(doc: dict[str, Any]) -> None:
 
 @contextmanager
 def _claimed(
-    model: Scenario, kind: str, names: list[str], out_dir: Path | None
+    model: "Scenario", kind: str, names: list[str], out_dir: Path | None
 ) -> Iterator[tuple[Path, bool]]:
     """The store directory (the same experiment's, if one ran before) and whether it is
     new, held by this command until it ends so that a second command is refused, not run."""
@@ -329,7 +353,7 @@ def _claimed(
 
 @contextmanager
 def _experiment(
-    model: Scenario, kind: str, names: list[str], directory: Path, fresh: bool
+    model: "Scenario", kind: str, names: list[str], directory: Path, fresh: bool
 ) -> Iterator[tuple[Any, Any]]:
     """The store and a progress callback; a new directory where nothing ran is removed."""
     import shutil
@@ -368,10 +392,10 @@ def _experiment(
 
 def _close(
     directory: Path,
-    model: Scenario,
+    model: "Scenario",
     kind: str,
     names: list[str],
-    batch: Batch,
+    batch: "Batch",
     failed: list[str],
 ) -> None:
     """Mark the directory, say what ran and what could not be written, and exit non-zero if
@@ -546,8 +570,12 @@ def sweep_command(
 
 
 def _check_precision(precision: float | None, max_reps: int) -> None:
+    # The scenario format's own limit: a narrower CI than that buys needs a longer horizon,
+    # not more replications.
+    from scenarios.schema import MAX_REPLICATIONS
+
     checks.precision("--precision", precision)
-    checks.between("--max-reps", max_reps, 2, MAX_REPS, "replications per model")
+    checks.between("--max-reps", max_reps, 2, MAX_REPLICATIONS, "replications per model")
 
 
 def _grid_size(params: list[Any]) -> None:
@@ -758,7 +786,7 @@ def _late(t: float, names: list[str]) -> None:
     )
 
 
-def _bind(model: Scenario, settings: Any) -> Any:
+def _bind(model: "Scenario", settings: Any) -> Any:
     """The server, its sockets bound; an address in use or malformed is a usage error."""
     import zmq
 
@@ -776,7 +804,7 @@ def _loopback(address: str) -> bool:
 
 
 def _keep_served(
-    model: Scenario, kpis: dict[str, Any], applied: list[dict[str, Any]], out_dir: Path | None
+    model: "Scenario", kpis: dict[str, Any], applied: list[dict[str, Any]], out_dir: Path | None
 ) -> None:
     """Print the served run's tables; with --out, keep what `twin run --out` keeps, and the
     commands it applied (commands.json)."""
@@ -884,7 +912,7 @@ def maintenance_agent_command(
         _run_maintainer(MaintenanceAgent(client, every=work, duration=stop), patience)
 
 
-def _run_maintainer(agent: EdgeAgent, patience: float) -> None:
+def _run_maintainer(agent: "EdgeAgent", patience: float) -> None:
     """Run a maintaining agent until the run ends (or ``patience``), then say how many of
     its maintenances were applied and refused."""
     with _following():
@@ -1070,7 +1098,7 @@ Plan = Annotated[
 ]
 
 
-def _planned(model: Scenario, plan: str | None) -> Scenario:
+def _planned(model: "Scenario", plan: str | None) -> "Scenario":
     from scenarios.overrides import override
     from scenarios.retrofits import apply, parse_plan
 
@@ -1080,7 +1108,7 @@ def _planned(model: Scenario, plan: str | None) -> Scenario:
     return override(apply(model, chosen), {"name": f"{model.name} [{chosen.name}]"})
 
 
-def _moment(option: str, value: str, model: Scenario) -> float:
+def _moment(option: str, value: str, model: "Scenario") -> float:
     """A simulated time within the run's horizon."""
     seconds = checks.duration(option, value) or 0.0
     if seconds > model.horizon:
