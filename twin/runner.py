@@ -223,12 +223,16 @@ def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: 
                 exc = SimulationError(BROKEN)
             finish(index, None if exc else future.result(), exc)
 
+    stop = _Interrupt()
     try:
-        with _without_main(fn):
-            pending = {pool.submit(fn, *args): index for index, args in tasks}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            collect(finished)
+        with stop:
+            with _without_main(fn):
+                pending = {pool.submit(fn, *args): index for index, args in tasks}
+            while pending and not stop.asked:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                collect(finished)
+            if stop.asked:
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         # Cancel what has not started; keep what is running, which finishes shortly.
         for future in pending:
@@ -238,6 +242,41 @@ def _local(fn: Callable[..., Any], tasks: Sequence[Task], workers: int, finish: 
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Interrupt:
+    """Ctrl-C as a flag while the parent waits for its workers.
+
+    Raised as KeyboardInterrupt, Ctrl-C could land inside ``concurrent.futures.wait``
+    while it holds some of the futures' locks and leave them held: the pool's thread
+    could then never hand over a result, and the run would hang. So the first Ctrl-C only
+    sets ``asked`` (the waiting loop looks at it) and a second one interrupts at once. In
+    a thread other than the main one, where signal handlers cannot be set, Ctrl-C keeps
+    its usual form.
+    """
+
+    def __init__(self) -> None:
+        self.asked = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+
+    def __enter__(self) -> _Interrupt:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
 
 
 def _dask(fn: Callable[..., Any], tasks: Sequence[Task], scheduler: str, finish: Finish) -> None:
