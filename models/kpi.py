@@ -298,4 +298,7 @@ def _smart_sample(line: Line) -> dict[str, Any]:
             out[f"alarms_{kind}"] = float(sum(getattr(p, kind) for p in line.policies))
     if line.crews:
         out["technicians_at_work"] = float(sum(c.level for c in line.crews.values()))
+    if any(st.defects is not None or st.inspection is not None for st in line.stations.values()):
+        out["escapes"] = float(line.escapes_after_warmup)
+        out["false_rejects"] = float(sum(st.false_rejects for st in line.stations.values()))
     return out

@@ -125,3 +125,29 @@ def test_wear_refuses_calendar_failures() -> None:
     )
     with pytest.raises(ScenarioError, match="operating time"):
         loads(text, "cell.yaml")
+
+
+def test_the_smart_cell_runs_as_written() -> None:
+    """One replication of the file as written (30 days): every figure of the layer is
+    there, the one wearing machine is maintained by condition, and the live sample counts
+    what the results count."""
+    import simpy
+
+    from models.kpi import collect, sample
+    from scenarios.builder import build
+
+    model = load(SMART)
+    env = simpy.Environment()
+    line = build(env, model, 0)
+    env.run(until=model.horizon)
+    kpis = collect(line, env.now)
+    figures = kpis["line"]
+    assert figures["networking_rate"] == 0.75
+    assert figures["readings"]["sent"] > 3000 and figures["readings"]["lost"] > 0
+    assert sum(figures["alarms"].values()) > 0 and 0 < figures["crews"]["maint"] < 1
+    assert kpis["stations"]["OD"]["maintenances"] > 0
+    assert figures["escapes"] >= 0 and kpis["stations"]["INSPECT"]["detected"] > 0
+    now = sample(line, env.now)
+    assert now["escapes"] == figures["escapes"]
+    assert now["false_rejects"] == figures["false_rejects"]
+    assert now["alarms_false"] == figures["alarms"]["false"]
