@@ -3,10 +3,12 @@
 A live run's models emit into an :class:`Outbox` (a :class:`~twin.changes.Changes` that is
 its server's only listener, so a change costs one short call and no record object). State
 changes wait in ``pending``; the server sends them with :meth:`Outbox.flush`: one batch
-message (``state/*/``, docs/protocol.md) per flush when it batches, else one message per
-change (``limit`` 1). The outbox flushes by itself when ``limit`` changes wait, and before
-an event: events go out one by one, after every change emitted before them, so the stream
-keeps the order in which the changes happened, across entities and channels.
+message (``state/*/``, docs/protocol.md) of at most ``limit`` changes when it batches, else
+one message per change. The server flushes whenever it serves its sockets or
+sends anything else (so what waits is bounded by the changes of the events between two
+polls); the outbox flushes before an event: events go out one by one, after every change
+emitted before them, so the stream keeps the order in which the changes happened, across
+entities and channels.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from twin.changes import Change, Changes, Subscriber, Value
 
 
 class Outbox(Changes):
-    """Collects state changes for ``send_rows`` (at most ``limit`` at a time) and hands
-    each event to ``send_event`` once the changes before it are sent."""
+    """Collects state changes for ``send_rows`` (at most ``limit`` at a time, on a flush)
+    and hands each event to ``send_event`` once the changes before it are sent."""
 
     __slots__ = ("limit", "pending", "send_event", "send_rows")
 
@@ -41,10 +43,7 @@ class Outbox(Changes):
 
     def record(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
         if kind in STATE_KINDS:
-            pending = self.pending
-            pending.append((time, scope, kind, part, value))
-            if len(pending) >= self.limit:
-                self.flush()
+            self.pending.append((time, scope, kind, part, value))
         else:
             self.flush()
             self.send_event(Change(time, scope, kind, part, value))
@@ -55,10 +54,16 @@ class Outbox(Changes):
         self.record(*change)
 
     def flush(self) -> None:
-        """Send the changes that wait (none: nothing is sent)."""
-        if self.pending:
-            rows, self.pending = self.pending, []
-            self.send_rows(rows)
+        """Send the changes that wait (none: nothing is sent), ``limit`` to a message."""
+        rows = self.pending
+        if rows:
+            self.pending = []
+            limit = self.limit
+            if len(rows) <= limit:
+                self.send_rows(rows)
+            else:
+                for i in range(0, len(rows), limit):
+                    self.send_rows(rows[i : i + limit])
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         raise TypeError("an outbox sends to its server only; subscribe to a Changes instead")

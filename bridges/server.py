@@ -184,8 +184,7 @@ class Server:
         self.seq = dict.fromkeys(CHANNELS, 0)
         self.env = simpy.Environment()
         s = self.settings
-        limit = s.batch_max if self.batching else 1
-        self.changes = Outbox(self._rows, self._event, limit)
+        self.changes = Outbox(self._rows, self._event, s.batch_max)
         self.line = build(self.env, scenario, 0, self.changes)
         self.changes.live = True
         self.pacer = Pacer(

@@ -70,12 +70,13 @@ class Queue:
         self.items: deque[Part] = deque()
         self.takers: deque[simpy.Event] = deque()
 
-    def put(self, part: Part) -> None:
-        """Hand ``part`` to the machine that has waited longest, or queue it."""
+    def put(self, part: Part) -> bool:
+        """Hand ``part`` to the machine that has waited longest, or queue it (True)."""
         if self.takers:
             self.takers.popleft().succeed(part)
-        else:
-            self.items.append(part)
+            return False
+        self.items.append(part)
+        return True
 
     def wait(self) -> simpy.Event:
         """An event whose value is the next part put to it."""

@@ -41,6 +41,11 @@ KPI_VERSION = 7
 PLANNED_STOPS: frozenset[str] = frozenset({"held", "maintenance", "off"})
 
 
+# Their places in a station's state totals (in the order of STATES, as summed elsewhere).
+_PLANNED = tuple(i for i, state in enumerate(STATES) if state in PLANNED_STOPS)
+_BUSY = STATES.index("busy")
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else math.nan
 
@@ -265,16 +270,21 @@ def sample(line: Line, now: float) -> dict[str, Any]:
     span = now - line.warmup
     stations: dict[str, dict[str, float]] = {}
     for sid, st in line.stations.items():
-        by_state = dict(zip(STATES, st.state_totals_at(now), strict=True))
-        observed = sum(by_state.values())
-        t = time_elements(by_state)
-        availability = _ratio(t["apt"], t["pbt"])
-        oee = availability * _ratio(st.ideal_time, t["apt"]) * _ratio(st.good, st.produced)
-        stations[sid] = {
-            "availability": availability,
-            "oee_index": oee,
-            **{state: _ratio(s, observed) for state, s in by_state.items()},
-        }
+        # ``station_kpis``' availability and OEE and the share of each state, with the same
+        # sums in the same order (so the same figures to the bit), done with less work: a
+        # live run takes a sample every few hundred events.
+        totals = st.state_totals_at(now)
+        observed = sum(totals)
+        apt = totals[_BUSY]
+        pbt = observed - sum([totals[i] for i in _PLANNED])
+        availability = apt / pbt if pbt > 0 else math.nan
+        oee = availability * _ratio(st.ideal_time, apt) * _ratio(st.good, st.produced)
+        shares = (
+            dict(zip(STATES, [t / observed for t in totals], strict=True))
+            if observed > 0
+            else dict.fromkeys(STATES, math.nan)
+        )
+        stations[sid] = {"availability": availability, "oee_index": oee, **shares}
     return {
         "t": now,
         "good": float(line.finished),

@@ -199,11 +199,12 @@ class Station:
         part.step += 1
         part.arrived = self.line.env.now
         part.where = self.id
-        self.queue.put(part)
+        queued = self.queue.put(part)
         changes = self.line.changes
         if changes.live:
             changes.record(part.arrived, self.id, "arrive", part.id, part.product)
-            changes.record(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
+            if queued:  # else a waiting machine has it: the buffer's level is the same
+                changes.record(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
         history = self.line.history
         if history is not None:
             history.record(part.id, part.arrived, self.id, "arrive")
@@ -272,9 +273,8 @@ class Station:
     def state_totals_at(self, now: float) -> list[float]:
         """:meth:`state_totals` as they would read at ``now``, changing nothing."""
         totals = [0.0] * len(STATES)
-        for machine in self.machines:
-            for i, t in enumerate(machine.clock.totals_at(now)):
-                totals[i] += t
+        for machine in self.machines:  # added in the order of state_totals, machine by machine
+            totals = [a + b for a, b in zip(totals, machine.clock.totals_at(now), strict=True)]
         return totals
 
 
@@ -302,6 +302,8 @@ class Machine:
         self.load: list[Part] = []  # a batch machine's parts in process or to pass on
         self.clock = StateClock(len(STATES), STARVED, line.warmup)
         self.base = STARVED
+        if line.changes.live:  # every machine starts idle
+            line.changes.record(line.env.now, self.scope, "state", -1, STATES[STARVED])
         self.down = False
         self.off = False  # outside the working time of its calendar (shift, break)
         self.working = False
@@ -516,16 +518,18 @@ class Machine:
     def _enter(self, state: int) -> None:
         now = self.env.now
         clock = self.clock
+        before = clock.state
         if ACTIVE[state]:
             # An idle spell of zero length (a part handed over at once) splits no period.
-            if not ACTIVE[clock.state] and now > self.idle_since and now >= clock.start:
+            if not ACTIVE[before] and now > self.idle_since and now >= clock.start:
                 self.activations += 1
-        elif ACTIVE[clock.state]:
+        elif ACTIVE[before]:
             self.idle_since = now
         clock.enter(state, now)
-        changes = self.station.line.changes
-        if changes.live:
-            changes.record(now, self.scope, "state", -1, STATES[state])
+        if state != before:  # the change stream tells changes only (busy, part after part)
+            changes = self.station.line.changes
+            if changes.live:
+                changes.record(now, self.scope, "state", -1, STATES[state])
 
     def _fail(self) -> None:
         self.down = True
@@ -581,11 +585,11 @@ class Machine:
                 yield from self._stopped()
             if items:  # a part is there: taken at once
                 part = items.popleft()
-                # Starved for no time (shown in the change stream only), or while it
-                # gathers a batch.
-                if changes.live or st.batch is not None:
+                if st.batch is not None:  # starved while it gathers a batch
                     self._state(STARVED)
-            else:
+                elif changes.live:  # the buffer as it is after the part taken
+                    changes.record(env.now, st.buffer_scope, "level", -1, len(items))
+            else:  # the part will come straight to the machine: the level stays
                 self._state(STARVED)
                 self.taking = st.queue.wait()
                 part = yield self.taking
@@ -597,8 +601,6 @@ class Machine:
                 yield from self._batch(part, st.batch)
                 continue
             now = env.now
-            if changes.live:
-                changes.record(now, st.buffer_scope, "level", -1, len(items))
             if now >= warmup:
                 st.waited += now - part.arrived
                 st.started += 1

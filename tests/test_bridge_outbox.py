@@ -1,5 +1,5 @@
-"""The server's outbox: state changes wait for a flush (or the size bound), events go out
-after every change before them."""
+"""The server's outbox: state changes wait for a flush (sent at most ``limit`` to a message),
+events go out after every change before them."""
 
 from __future__ import annotations
 
@@ -33,17 +33,21 @@ def test_events_come_after_the_changes_before_them() -> None:
 
 
 def test_a_batch_holds_at_most_its_limit() -> None:
-    """Ten changes with a limit of four: sent as 4 + 4 at once, 2 at the flush; a limit of
-    one sends every change alone, at once."""
+    """Ten changes with a limit of four wait for the flush, which sends them as 4 + 4 + 2 in
+    their order; a limit of one sends them one to a message."""
     box, sent = sent_by(4)
-    for part in range(10):
-        box.emit(Change(float(part), "line", "create", part, "A"))
-    assert [len(batch) for batch in sent if isinstance(batch, list)] == [4, 4]
+    changes = [Change(float(part), "line", "create", part, "A") for part in range(10)]
+    for change in changes:
+        box.emit(change)
+    assert sent == []  # nothing goes out by itself: the server flushes when it polls
     box.flush()
     assert [len(batch) for batch in sent if isinstance(batch, list)] == [4, 4, 2]
+    assert [row for batch in sent for row in batch] == [tuple(c) for c in changes]
     single, one_by_one = sent_by(1)
     single(0.0, "M2", "arrive", 7, "B")
-    assert one_by_one == [[(0.0, "M2", "arrive", 7, "B")]]
+    single(0.5, "M2", "arrive", 8, "B")
+    single.flush()
+    assert one_by_one == [[(0.0, "M2", "arrive", 7, "B")], [(0.5, "M2", "arrive", 8, "B")]]
 
 
 def test_an_outbox_has_no_other_listeners() -> None:

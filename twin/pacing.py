@@ -158,11 +158,11 @@ class Pacer:
     def _burst(self, limit: float) -> None:
         """As fast as possible: run the events before ``limit`` in a tight loop, and poll
         after every ``fast_poll_every`` events (the same events as one by one)."""
-        env = self.env
-        step, peek = env.step, env.peek
+        step = self.env.step
+        queue = self.env._queue  # SimPy's heap of (time, priority, id, event): peek() inlined
         todo = self.fast_poll_every - self._since_poll
         done = 0
-        while done < todo and peek() < limit:
+        while done < todo and queue and queue[0][0] < limit:
             step()
             done += 1
         self.events += done
