@@ -70,13 +70,12 @@ class Queue:
         self.items: deque[Part] = deque()
         self.takers: deque[simpy.Event] = deque()
 
-    def put(self, part: Part) -> bool:
-        """Hand ``part`` to the machine that has waited longest, or queue it (True)."""
+    def put(self, part: Part) -> None:
+        """Hand ``part`` to the machine that has waited longest, or queue it."""
         if self.takers:
             self.takers.popleft().succeed(part)
-            return False
-        self.items.append(part)
-        return True
+        else:
+            self.items.append(part)
 
     def wait(self) -> simpy.Event:
         """An event whose value is the next part put to it."""

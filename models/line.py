@@ -144,15 +144,15 @@ class Line:
 
     def snapshot(self) -> list[Change]:
         """The whole current state as change records, for a late joiner: each machine's
-        state, each input buffer's and conveyor's level, how many operators, vehicles and
-        technicians are at work, and where each part in the system is. Applied to an empty
-        :class:`~twin.changes.Mirror`, it gives what the changes so far give."""
+        state, each conveyor's level, how many operators, vehicles and technicians are at
+        work, and where each part in the system is (which gives each input buffer's level).
+        Applied to an empty :class:`~twin.changes.Mirror`, it gives what the changes so far
+        give."""
         now = self.env.now
         out: list[Change] = []
         for station in self.stations.values():
             for machine in station.machines:
                 out.append(Change(now, machine.scope, "state", -1, STATES[machine.clock.state]))
-            out.append(Change(now, station.buffer_scope, "level", -1, len(station.queue.items)))
         out.extend(Change(now, c.scope, "level", -1, c.level) for c in self.conveyors)
         fleet = [self.fleet] if self.fleet is not None else []
         crews = [*self.pools.values(), *fleet, *self.crews.values()]

@@ -191,20 +191,16 @@ class Station:
             Machine(self, name, i, failures, None if wear is None else wear(name))
             for i, name in enumerate(names)
         ]
-        if line.changes.live:
-            line.changes.record(env.now, self.buffer_scope, "level", -1, 0)
 
     def receive(self, part: Part) -> None:
         """Put ``part``, which already holds a place here, into the input buffer."""
         part.step += 1
         part.arrived = self.line.env.now
         part.where = self.id
-        queued = self.queue.put(part)
+        self.queue.put(part)
         changes = self.line.changes
-        if changes.live:
+        if changes.live:  # (the buffer's level is counted from arrivals and starts)
             changes.record(part.arrived, self.id, "arrive", part.id, part.product)
-            if queued:  # else a waiting machine has it: the buffer's level is the same
-                changes.record(part.arrived, self.buffer_scope, "level", -1, len(self.queue.items))
         history = self.line.history
         if history is not None:
             history.record(part.id, part.arrived, self.id, "arrive")
@@ -587,9 +583,7 @@ class Machine:
                 part = items.popleft()
                 if st.batch is not None:  # starved while it gathers a batch
                     self._state(STARVED)
-                elif changes.live:  # the buffer as it is after the part taken
-                    changes.record(env.now, st.buffer_scope, "level", -1, len(items))
-            else:  # the part will come straight to the machine: the level stays
+            else:
                 self._state(STARVED)
                 self.taking = st.queue.wait()
                 part = yield self.taking
@@ -597,6 +591,10 @@ class Machine:
                 if part is None:
                     continue  # nudged: held, off, or maintenance ordered; see to it first
             self.part = part
+            # Taken: on the machine from now on, for its setup or operator, if any, and work.
+            part.where = self.scope
+            if changes.live:
+                changes.record(env.now, self.scope, "start", part.id, part.product)
             if st.batch is not None:
                 yield from self._batch(part, st.batch)
                 continue
@@ -612,9 +610,6 @@ class Machine:
             if crew is not None:
                 staff = yield from self._staffed(crew.pool)
             self._state(BUSY)
-            part.where = self.scope
-            if changes.live:
-                changes.record(env.now, self.scope, "start", part.id, product)
             if history is not None:
                 history.record(part.id, env.now, self.scope, "start")
             work = st.process[product]() * st.time_factor
@@ -713,9 +708,6 @@ class Machine:
         st = self.station
         line = st.line
         parts = yield from self._gather(first, batch)
-        changes = line.changes
-        if changes.live:
-            changes.record(env.now, st.buffer_scope, "level", -1, len(st.queue.items))
         if env.now >= line.warmup:
             st.waited += math.fsum(env.now - p.arrived for p in parts)
             st.started += len(parts)
@@ -728,11 +720,8 @@ class Machine:
             staff = yield from self._staffed(crew.pool)
         self._state(BUSY)
         history = line.history
-        for part in parts:
-            part.where = self.scope
-            if changes.live:
-                changes.record(env.now, self.scope, "start", part.id, part.product)
-            if history is not None:
+        if history is not None:
+            for part in parts:
                 history.record(part.id, env.now, self.scope, "start")
         work = st.process[product]() * st.time_factor
         if crew is None:
@@ -757,16 +746,13 @@ class Machine:
         env = self.env
         st = self.station
         queue = st.queue
-        changes = st.line.changes
         self.load = parts = [first]
         while len(parts) < batch.size:
-            if changes.live:  # the buffer as it is after the last part taken
-                changes.record(env.now, st.buffer_scope, "level", -1, len(queue.items))
             if queue.items:  # a part is there
-                parts.append(queue.items.popleft())
+                self._took(queue.items.popleft())
                 continue
             if len(parts) < batch.least:  # one must come (hold, maintenance: after the batch)
-                parts.append((yield queue.wait()))
+                self._took((yield queue.wait()))
                 continue
             wait = first.arrived + batch.max_wait - env.now
             if wait <= 0:
@@ -775,8 +761,16 @@ class Machine:
             yield get | env.timeout(wait)
             if queue.withdraw(get):
                 break
-            parts.append(cast("Part", get.value))  # perhaps at the moment the wait ended
+            self._took(cast("Part", get.value))  # perhaps at the moment the wait ended
         return parts
+
+    def _took(self, part: Part) -> None:
+        """A batch machine took one more part from its buffer: on the machine from now on."""
+        self.load.append(part)
+        part.where = self.scope
+        changes = self.station.line.changes
+        if changes.live:
+            changes.record(self.env.now, self.scope, "start", part.id, part.product)
 
     def _done(self, part: Part, ideal: float) -> Generator[Any, Any, None]:
         """A part whose processing ended: counted, scrapped, sent back for rework, or passed

@@ -4,7 +4,6 @@ by part, failures as one machine; Little's law and conservation."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import groupby
 
 import simpy
 from test_theory import assert_flows, simulate
@@ -40,16 +39,22 @@ def test_a_saturated_batch_machine_makes_n_over_t(scenario: Callable[[str], Scen
 
 
 def batch_sizes(model: Scenario) -> list[int]:
-    """How many parts each batch of station B started with, from the change stream."""
+    """How many parts each batch of station B started with, from the change stream: the
+    parts the machine took (``start``) before it became busy."""
     env = simpy.Environment()
     changes = Changes()
-    starts: list[Change] = []
-    changes.subscribe(
-        lambda c: starts.append(c) if c.kind == "start" and c.scope == "B.0" else None
-    )
+    seen: list[Change] = []
+    changes.subscribe(lambda c: seen.append(c) if c.scope == "B.0" else None)
     build(env, model, 0, changes)
     env.run(until=model.horizon)
-    return [len(list(group)) for _, group in groupby(starts, key=lambda c: c.time)]
+    sizes, taken = [], 0
+    for c in seen:
+        if c.kind == "start":
+            taken += 1
+        elif c.kind == "state" and c.value == "busy":
+            sizes.append(taken)
+            taken = 0
+    return sizes
 
 
 TIMED = """\

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -243,7 +244,10 @@ def test_a_late_joiner_mirrors_what_an_early_one_sees(
                     late.apply(change)
     served.join()
     assert late == early
-    assert len(early.levels) == 5  # three machines, two buffers
+    assert sorted(s for s, kind in early.levels if kind == "state") == ["M1.0", "M1.1", "M2.0"]
+    # Each buffer's level is the count of parts at its station (a buffer not there is empty).
+    waiting = Counter(f"{w}.buffer" for w, _ in early.parts.values() if w in ("M1", "M2"))
+    assert {s: v for (s, kind), v in early.levels.items() if kind == "level"} == waiting
     topics = {topic for topic, _, _ in late_messages if topic.startswith("state/")}
     assert (topics == {BATCH_TOPIC}) is bool(batch)
 

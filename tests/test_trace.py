@@ -125,16 +125,26 @@ def test_machine_states_match_the_kpis(traced: dict[str, Any]) -> None:
     assert stations["M1"]["states"]["setup"]["values"][0] > 0
 
 
-def test_parts_are_started_only_by_working_machines(traced: dict[str, Any]) -> None:
-    """A machine starts a part right after it turns busy (or while down, waiting for repair)."""
+def test_a_machine_takes_a_part_only_when_it_holds_none(traced: dict[str, Any]) -> None:
+    """A machine takes its next part (``start``) once its last one has left it: starved
+    before, or at once after the last one (still busy, or blocked until that moment), or
+    down waiting for its repair."""
     state: dict[str, str] = {}
+    holds: dict[str, int] = {}  # machine -> the part on it
+    on: dict[int, str] = {}  # part -> the machine it is on
     starts = 0
     for r in read_trace(traced["trace"]):
         if r.kind == "state":
             state[r.entity] = r.value
-        elif r.kind == "start":
-            starts += 1
-            assert state[r.entity] in ("busy", "down"), r
+        elif r.kind in ("create", "arrive", "move", "start", "finish", "scrap"):
+            machine = on.pop(r.part, None)
+            if machine is not None:
+                del holds[machine]
+            if r.kind == "start":
+                starts += 1
+                assert state[r.entity] in ("starved", "busy", "blocked", "down"), r
+                assert r.entity not in holds, r
+                holds[r.entity], on[r.part] = r.part, r.entity
     assert starts > 0
 
 

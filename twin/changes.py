@@ -1,18 +1,21 @@
 """The change stream: every change inside a replication as a small immutable record.
 
-Models emit a :class:`Change` for each thing that happens (a machine changes state, a buffer
-fills, a part is created, moves, finishes or is scrapped, a machine fails or is repaired, a
-command is applied, ...) to one :class:`Changes` fan-out per replication. Whoever wants them
-subscribes: the Parquet trace writer, the live bridge, a viewer, a test. Models never learn
-who listens, and components added later emit through the same door with their own scopes.
+Models emit a :class:`Change` for each thing that happens (a machine changes state, a part
+is created, arrives at a station, starts on a machine, moves, finishes or is scrapped, a
+conveyor or a pool fills, a machine fails or is repaired, a command is applied, ...) to one
+:class:`Changes` fan-out per replication. Whoever wants them subscribes: the Parquet trace
+writer, the live bridge, a viewer, a test. Models never learn who listens, and components
+added later emit through the same door with their own scopes.
 
 A scope is a dotted entity name: ``TURN.0`` (machine 0 of station TURN), ``TURN`` (the
-station), ``TURN.buffer`` (its input buffer), ``line``. With no subscriber, emitting is
-skipped after one attribute test (``changes.live``), so an unobserved run pays nothing.
+station), ``TURN.buffer`` (its input buffer, whose level :class:`Mirror` counts), ``line``.
+With no subscriber, emitting is skipped after one attribute test (``changes.live``), so an
+unobserved run pays nothing.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -81,13 +84,28 @@ WHEREABOUTS = frozenset({"create", "arrive", "start", "part", "move"})
 DEPARTURES = frozenset({"finish", "scrap"})
 
 
+@functools.cache
+def buffer_of(scope: str) -> str | None:
+    """``TURN.buffer`` for a station's scope ``TURN``; None for any other whereabouts
+    (``line``, a machine ``TURN.0``, a move ``TURN>HEAT``).
+
+    A station's input buffer holds the parts whose whereabouts is the station: from their
+    ``arrive`` until a machine starts them (``start``). Its level is their count, which
+    the stream does not send: whoever keeps a mirror counts it."""
+    if scope == "line" or "." in scope or ">" in scope:
+        return None
+    return f"{scope}.buffer"
+
+
 class Mirror:
     """The state that a sequence of changes describes, kept by applying them in order.
 
     ``levels`` maps (scope, kind) to the latest value of a level kind (a machine's state, a
-    buffer's level); ``parts`` maps each part in the system to (where it is, its product).
-    Other kinds (fail, repair, a command's outcome, ...) are events: they change no state.
-    A snapshot applied to an empty mirror equals the mirror of every change until then.
+    conveyor's or a pool's level), and to the level of each station buffer that holds parts
+    (counted from the parts' whereabouts; a buffer not there is empty); ``parts`` maps each
+    part in the system to (where it is, its product). Other kinds (fail, repair, a
+    command's outcome, ...) are events: they change no state. A snapshot applied to an
+    empty mirror equals the mirror of every change until then.
     """
 
     def __init__(self) -> None:
@@ -101,9 +119,25 @@ class Mirror:
         if kind in LEVELS:
             self.levels[scope, kind] = value
         elif kind in WHEREABOUTS:
+            old = self.parts.get(part)
             self.parts[part] = (scope, str(value))
+            if old is not None:
+                self._count(old[0], -1)
+            self._count(scope, 1)
         elif kind in DEPARTURES:
-            self.parts.pop(part, None)
+            old = self.parts.pop(part, None)
+            if old is not None:
+                self._count(old[0], -1)
+
+    def _count(self, scope: str, step: int) -> None:
+        buffer = buffer_of(scope)
+        if buffer is not None:
+            key = (buffer, "level")
+            level = int(self.levels.get(key, 0)) + step
+            if level:
+                self.levels[key] = level
+            else:
+                del self.levels[key]
 
     def __call__(self, change: Change) -> None:
         self.apply(change)

@@ -1075,9 +1075,11 @@ def _dashboard(client: Any, events: list[str]) -> Any:
         if kind == "state":
             machines.add_row(Text(scope), Text(f"■ {value}", style=colour(value)))
     buffers = Table("buffer", "parts", box=None)
-    for (scope, kind), value in sorted(levels.items()):
-        if kind == "level":
-            buffers.add_row(Text(scope), str(value))
+    # Every buffer the birth names, empty ones too (a mirror holds the ones with parts).
+    entities = (client.birth or {}).get("entities", [])
+    named = {e["scope"] for e in entities if e.get("kind") == "buffer"}
+    for scope in sorted(named | {scope for scope, kind in levels if kind == "level"}):
+        buffers.add_row(Text(scope), str(levels.get((scope, "level"), 0)))
     summary = Text(f"{len(client.mirror.parts)} parts in the line")
     if client.kpis:
         k = client.kpis

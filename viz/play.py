@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scenarios.layout import Layout
-from twin.changes import DEPARTURES, WHEREABOUTS, Change, Value
+from twin.changes import DEPARTURES, WHEREABOUTS, Change, Value, buffer_of
 from viz.calls import Calls, Technician
 from viz.plant import Belt, Plant, Point, Trip, way
 
@@ -35,6 +35,7 @@ BELT_TOP = 0.5  # metres: a conveyor's surface
 VEHICLE_TOP = 0.4  # metres: an AGV's deck
 LIFT = 0.15  # metres from a surface to the centre of a part resting on it
 CALLS = frozenset({"alarm", "maintain", "repair", "state", "level"})  # kinds viz.calls reads
+BUFFER = ".buffer"  # a station's input buffer: its level is counted from the parts there
 
 
 def _no_vehicles() -> np.ndarray:
@@ -109,6 +110,8 @@ class Playback:
             self._level(scope, kind, value)
         self.calls.sync(levels)
         known, self._parts = self._parts, {}
+        for scope in [s for s in self.levels if s.endswith(BUFFER)]:
+            del self.levels[scope]  # counted again below, from where the parts are
         for part, where in parts.items():
             scope = str(where[0]) if isinstance(where, tuple) else str(where)
             old = known.get(part)
@@ -117,6 +120,7 @@ class Playback:
                 if scope in self._trips:  # its vehicle has arrived, as far as we know
                     self._drive(_Drive(self._trips[scope], old.since, part))
             self._parts[part] = old
+            self._count(scope, 1)
         for drive in self._driving:  # a part that left its vehicle while we were away
             where = self._parts.get(drive.part)
             if drive.back is None and (where is None or where.scope != drive.trip.scope):
@@ -138,13 +142,18 @@ class Playback:
             old = self._parts.get(part)
             came_from = self._entry if old is None else self._anchor(old.scope)
             self._parts[part] = _Whereabouts(scope, time, came_from)
-            if old is not None and old.scope in self._trips:
-                self._unload(part, time)
+            if old is not None:
+                self._count(old.scope, -1)
+                if old.scope in self._trips:
+                    self._unload(part, time)
+            self._count(scope, 1)
             if scope in self._trips:
                 self._drive(_Drive(self._trips[scope], time, part))
         elif kind in DEPARTURES:
             self._unload(part, time)
-            self._parts.pop(part, None)
+            old = self._parts.pop(part, None)
+            if old is not None:
+                self._count(old.scope, -1)
             if kind == "finish":
                 self.good += 1
             else:
@@ -162,6 +171,16 @@ class Playback:
         for drive in self._driving:
             if drive.part == part and drive.back is None:
                 drive.back = time
+
+    def _count(self, scope: str, step: int) -> None:
+        """A part came to (1) or left (-1) ``scope``: a station's buffer level follows."""
+        buffer = buffer_of(scope)
+        if buffer is not None:  # as a mirror counts it: a buffer not there is empty
+            level = self.levels.get(buffer, 0) + step
+            if level:
+                self.levels[buffer] = level
+            else:
+                del self.levels[buffer]
 
     def _level(self, scope: str, kind: str, value: Value) -> None:
         if kind == "state":
