@@ -342,9 +342,9 @@ class Server:
     def _event(self, change: Change) -> None:
         self._stream("event", change.scope, change.time, change_body(change))
 
-    def _stream(self, channel: str, entity: str, sim_t: float, body: Any) -> None:
-        """A state or event message: the hot path of a live run, kept short (the same
-        message as :meth:`_send` makes, built with less work)."""
+    def _stream(self, channel: str, entity: str | None, sim_t: float, body: Any) -> None:
+        """A state, event or kpi message: the hot path of a live run, kept short (the same
+        message as :meth:`_send` makes, built with less work; the caller flushes first)."""
         seq = self.seq[channel] = self.seq[channel] + 1
         codec = self.settings.codec
         head = _HEAD % (self.epoch, seq, sim_t, time.time(), _CODECS[codec])
@@ -401,8 +401,10 @@ class Server:
         pub.send(parts[2], zmq.NOBLOCK)
 
     def _kpi(self, t: float) -> None:
-        """A kpi/ message: the headline KPIs so far at simulated time ``t``."""
-        self._send("kpi", None, sample(self.line, t), sim_t=t)
+        """A kpi/ message: the headline KPIs so far at simulated time ``t`` (after the
+        changes before it)."""
+        self.changes.flush()
+        self._stream("kpi", None, t, sample(self.line, t))
 
     def birth(self) -> dict[str, Any]:
         """What the line is: its entities, their kinds and metrics, and the commands."""

@@ -44,6 +44,8 @@ PLANNED_STOPS: frozenset[str] = frozenset({"held", "maintenance", "off"})
 # Their places in a station's state totals (in the order of STATES, as summed elsewhere).
 _PLANNED = tuple(i for i, state in enumerate(STATES) if state in PLANNED_STOPS)
 _BUSY = STATES.index("busy")
+_SAMPLED = ("availability", "oee_index", *STATES)  # a station's figures in a sample
+_NO_SHARES = [math.nan] * len(STATES)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -279,12 +281,8 @@ def sample(line: Line, now: float) -> dict[str, Any]:
         pbt = observed - sum([totals[i] for i in _PLANNED])
         availability = apt / pbt if pbt > 0 else math.nan
         oee = availability * _ratio(st.ideal_time, apt) * _ratio(st.good, st.produced)
-        shares = (
-            dict(zip(STATES, [t / observed for t in totals], strict=True))
-            if observed > 0
-            else dict.fromkeys(STATES, math.nan)
-        )
-        stations[sid] = {"availability": availability, "oee_index": oee, **shares}
+        shares = [t / observed for t in totals] if observed > 0 else _NO_SHARES
+        stations[sid] = dict(zip(_SAMPLED, [availability, oee, *shares], strict=True))
     return {
         "t": now,
         "good": float(line.finished),

@@ -268,8 +268,9 @@ class Station:
 
     def state_totals_at(self, now: float) -> list[float]:
         """:meth:`state_totals` as they would read at ``now``, changing nothing."""
-        totals = [0.0] * len(STATES)
-        for machine in self.machines:  # added in the order of state_totals, machine by machine
+        machines = iter(self.machines)  # added as state_totals adds, machine by machine
+        totals = next(machines).clock.totals_at(now)  # (0.0 + a is a, for a >= 0)
+        for machine in machines:
             totals = [a + b for a, b in zip(totals, machine.clock.totals_at(now), strict=True)]
         return totals
 
