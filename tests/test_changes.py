@@ -90,7 +90,8 @@ def test_observing_a_run_does_not_change_it(scenario: Callable[[str], Scenario])
 
 def test_a_snapshot_mirrors_every_change_of_a_real_line_so_far() -> None:
     """The same on the gear line (shifts, operators, a conveyor, an AGV, a batch furnace):
-    the conveyor's level and the parts on their way are in the snapshot too."""
+    the conveyor's level and the parts on their way are in the snapshot too, and each
+    buffer's counted level is its queue."""
     env = simpy.Environment()
     changes = Changes()
     early = Mirror()
@@ -103,6 +104,9 @@ def test_a_snapshot_mirrors_every_change_of_a_real_line_so_far() -> None:
             late.apply(change)
         assert late == early, t
         assert late.levels["HOB>SHAVE", "level"] == line.conveyors[0].level
+        for station in line.stations.values():  # a buffer's level: the parts not yet taken
+            waiting = late.levels.get((f"{station.id}.buffer", "level"), 0)
+            assert waiting == len(station.queue.items), (t, station.id)
 
 
 def test_a_snapshot_mirrors_every_change_so_far(scenario: Callable[[str], Scenario]) -> None:
@@ -123,11 +127,11 @@ def test_a_snapshot_mirrors_every_change_so_far(scenario: Callable[[str], Scenar
         for scope, machine in machines.items():
             assert late.levels[scope, "state"] == STATES[machine.clock.state]
         for station in line.stations.values():
-            # A buffer holds the parts at its station: those in the queue, and those a
-            # machine took and is being set up for (they start after the setup).
+            # A buffer holds the parts at its station, not yet taken by a machine (one
+            # being set up for is on the machine): its queue.
             here = [p for p, (where, _) in late.parts.items() if where == station.id]
             assert late.levels.get((f"{station.id}.buffer", "level"), 0) == len(here)
-            assert len(here) >= len(station.queue.items)
+            assert len(here) == len(station.queue.items), (t, station.id)
 
 
 def test_buffer_levels_move_one_part_at_a_time(scenario: Callable[[str], Scenario]) -> None:
@@ -150,7 +154,7 @@ def test_buffer_levels_move_one_part_at_a_time(scenario: Callable[[str], Scenari
     assert 0 < max(highest.values()) <= 3
     for station in line.stations.values():
         at = sum(p.where == station.id for p in line.parts.values())
-        assert levels[f"{station.id}.buffer"] == at >= len(station.queue.items)
+        assert levels[f"{station.id}.buffer"] == at == len(station.queue.items)
 
 
 def test_failures_and_repairs_alternate_and_match_the_kpis(
