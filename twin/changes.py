@@ -90,7 +90,7 @@ def buffer_of(scope: str) -> str | None:
     (``line``, a machine ``TURN.0``, a move ``TURN>HEAT``).
 
     A station's input buffer holds the parts whose whereabouts is the station: from their
-    ``arrive`` until a machine starts them (``start``). Its level is their count, which
+    ``arrive`` until a machine takes them (``start``). Its level is their count, which
     the stream does not send: whoever keeps a mirror counts it."""
     if scope == "line" or "." in scope or ">" in scope:
         return None
