@@ -1,7 +1,8 @@
 """The server's side of the change stream: where the line's changes wait to be sent.
 
 A live run's models emit into an :class:`Outbox` (a :class:`~twin.changes.Changes` that is
-its server's only listener, so a change costs one short call and no record object). State
+its server's only listener, so a change of state costs one append to a list in C, and no
+record object). State
 changes wait in ``pending``; the server sends them with :meth:`Outbox.flush`: one batch
 message (``state/*/``, docs/protocol.md) of at most ``limit`` changes when it batches, else
 one message per change. The server flushes whenever it serves its sockets or
@@ -15,8 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridges.wire import STATE_KINDS, Row
-from twin.changes import Change, Changes, Subscriber, Value
+from twin.changes import STATE_KINDS, Change, Changes, Row, Subscriber
 
 
 class Outbox(Changes):
@@ -38,26 +38,28 @@ class Outbox(Changes):
         self.send_event = send_event
         self.limit = limit
         self.pending: list[Row] = []
+        # A state change costs the models one call in C: the row goes straight to the list.
+        self.record = self.pending.append
+        self.event = self._event
         # Not live until its server says so, once the line is built: the build's own
         # changes are in the birth's snapshot.
 
-    def record(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
-        if kind in STATE_KINDS:
-            self.pending.append((time, scope, kind, part, value))
-        else:
-            self.flush()
-            self.send_event(Change(time, scope, kind, part, value))
-
-    __call__ = record
+    def _event(self, row: Row) -> None:
+        self.flush()
+        self.send_event(Change._make(row))
 
     def emit(self, change: Change) -> None:
-        self.record(*change)
+        if change.kind in STATE_KINDS:
+            self.record(change)
+        else:
+            self._event(change)
 
     def flush(self) -> None:
         """Send the changes that wait (none: nothing is sent), ``limit`` to a message."""
-        rows = self.pending
-        if rows:
-            self.pending = []
+        pending = self.pending
+        if pending:
+            rows = pending.copy()  # the list itself stays: ``record`` appends to it
+            pending.clear()
             limit = self.limit
             if len(rows) <= limit:
                 self.send_rows(rows)

@@ -30,7 +30,6 @@ from bridges.wire import (
     CHANNELS,
     MAX_REQUEST,
     Codec,
-    Row,
     change_body,
     encode_body,
     frames,
@@ -42,7 +41,7 @@ from scenarios.experiment import collect, sample
 from scenarios.layout import layout
 from scenarios.overrides import override
 from scenarios.schema import Scenario
-from twin.changes import Change
+from twin.changes import Change, Row
 from twin.pacing import Pacer
 
 SNAPSHOT_CHUNK = 500  # records per snapshot reply

@@ -21,18 +21,15 @@ from typing import Any, Literal
 import msgpack
 import orjson
 
-from twin.changes import DEPARTURES, LEVELS, WHEREABOUTS, Change, Value
+from twin.changes import STATE_KINDS, Change
 
 Codec = Literal["json", "msgpack"]
 CHANNELS = ("birth", "state", "event", "kpi", "hb", "death")
-# Changes that a mirror needs go on the state channel; the others are events.
-STATE_KINDS = LEVELS | WHEREABOUTS | DEPARTURES
+# Changes that a mirror needs (STATE_KINDS) go on the state channel; the others are events.
 MAX_REQUEST = 64 * 1024  # bytes of one control message
 BATCH = "*"  # the entity of a batch's topic, state/*/
 BATCH_TOPIC = "state/*/"
 BATCH_MAX = 512  # changes in one batch message
-Row = tuple[float, str, str, int, Value]
-"""A change as a batch carries it: ``[t, scope, kind, part, value]``."""
 
 
 @functools.cache

@@ -77,7 +77,7 @@ class Line:
         self.moves[pair] = conveyor
         self.conveyors.append(conveyor)
         if self.changes.live:
-            self.changes.record(self.env.now, conveyor.scope, "level", -1, conveyor.level)
+            self.changes.record((self.env.now, conveyor.scope, "level", -1, conveyor.level))
         return conveyor
 
     def create(self, product: str, route: tuple[Station, ...]) -> Part:
@@ -88,7 +88,7 @@ class Line:
         self.created += 1
         self.wip.add(1.0, now)
         if self.changes.live:
-            self.changes.record(now, "line", "create", part.id, product)
+            self.changes.record((now, "line", "create", part.id, product))
         if self.history is not None:
             self.history.record(part.id, now, "line", "create", product)
         return part
@@ -106,7 +106,7 @@ class Line:
         if part.defective or part.reworks:
             self._not_first_pass(part, now)
         if self.changes.live:
-            self.changes.record(now, "line", "finish", part.id, part.product)
+            self.changes.record((now, "line", "finish", part.id, part.product))
         if self.history is not None:
             self.history.record(part.id, now, "line", "finish")
 
@@ -134,7 +134,7 @@ class Line:
         if now >= self.warmup:
             self.scrap_after_warmup += 1
         if self.changes.live:
-            self.changes.record(now, where, "scrap", part.id, part.product)
+            self.changes.record((now, where, "scrap", part.id, part.product))
         if self.history is not None:
             self.history.record(part.id, now, where, "scrap")
 
@@ -315,7 +315,7 @@ def _entering(station: Station, part: Part) -> Callable[[simpy.Event], None]:
 def _acted(line: Line, kind: str, value: str, scope: str = "line") -> None:
     """Tell the change stream that an action was applied to ``scope``."""
     if line.changes.live:
-        line.changes.record(line.env.now, scope, kind, -1, value)
+        line.changes.event((line.env.now, scope, kind, -1, value))
 
 
 def _shown(mix: Mapping[str, float]) -> str:

@@ -93,7 +93,7 @@ class Sensor:
             self.late += env.now - reading.taken > self.every
         changes = self.machine.station.line.changes
         if changes.live:
-            changes(env.now, self.scope, "reading", -1, round(reading.value, 6))
+            changes.event((env.now, self.scope, "reading", -1, round(reading.value, 6)))
         for listener in self.listeners:
             listener(reading)
 
@@ -129,7 +129,7 @@ class ConditionPolicy:
         self.called = machine.renewals
         changes = machine.station.line.changes
         if changes.live:
-            changes.record(machine.env.now, machine.scope, "alarm", -1, round(reading.value, 6))
+            changes.event((machine.env.now, machine.scope, "alarm", -1, round(reading.value, 6)))
         if reading.taken >= machine.clock.start:
             if reading.true > self.above:
                 self.true += 1

@@ -59,7 +59,7 @@ class Pool:
 
     def _told(self) -> None:
         if self.changes.live:
-            self.changes.record(self.env.now, self.scope, "level", -1, self.level)
+            self.changes.record((self.env.now, self.scope, "level", -1, self.level))
 
     def utilisation(self, now: float) -> float:
         """The share of the pool's time at work, after the warm-up."""

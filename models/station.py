@@ -200,7 +200,7 @@ class Station:
         self.queue.put(part)
         changes = self.line.changes
         if changes.live:  # (the buffer's level is counted from arrivals and starts)
-            changes.record(part.arrived, self.id, "arrive", part.id, part.product)
+            changes.record((part.arrived, self.id, "arrive", part.id, part.product))
         history = self.line.history
         if history is not None:
             history.record(part.id, part.arrived, self.id, "arrive")
@@ -240,7 +240,7 @@ class Station:
     def _acted(self, kind: str, value: str) -> None:
         changes = self.line.changes
         if changes.live:
-            changes.record(self.line.env.now, self.id, kind, -1, value)
+            changes.event((self.line.env.now, self.id, kind, -1, value))
 
     @property
     def maintenances(self) -> int:
@@ -300,7 +300,7 @@ class Machine:
         self.clock = StateClock(len(STATES), STARVED, line.warmup)
         self.base = STARVED
         if line.changes.live:  # every machine starts idle
-            line.changes.record(line.env.now, self.scope, "state", -1, STATES[STARVED])
+            line.changes.record((line.env.now, self.scope, "state", -1, STATES[STARVED]))
         self.down = False
         self.off = False  # outside the working time of its calendar (shift, break)
         self.working = False
@@ -503,7 +503,7 @@ class Machine:
     def _acted(self, kind: str, value: str) -> None:
         changes = self.station.line.changes
         if changes.live:
-            changes.record(self.env.now, self.scope, kind, -1, value)
+            changes.event((self.env.now, self.scope, kind, -1, value))
 
     # -- states ---------------------------------------------------------------------------
 
@@ -526,7 +526,7 @@ class Machine:
         if state != before:  # the change stream tells changes only (busy, part after part)
             changes = self.station.line.changes
             if changes.live:
-                changes.record(now, self.scope, "state", -1, STATES[state])
+                changes.record((now, self.scope, "state", -1, STATES[state]))
 
     def _fail(self) -> None:
         self.down = True
@@ -560,7 +560,7 @@ class Machine:
         changes = self.station.line.changes
         if changes.live:
             part = self.part
-            changes.record(self.env.now, self.scope, kind, -1 if part is None else part.id, "")
+            changes.event((self.env.now, self.scope, kind, -1 if part is None else part.id, ""))
 
     # -- the machine's life ---------------------------------------------------------------
 
@@ -595,7 +595,7 @@ class Machine:
             # Taken: on the machine from now on, for its setup or operator, if any, and work.
             part.where = self.scope
             if changes.live:
-                changes.record(env.now, self.scope, "start", part.id, part.product)
+                changes.record((env.now, self.scope, "start", part.id, part.product))
             if st.batch is not None:
                 yield from self._batch(part, st.batch)
                 continue
@@ -771,7 +771,7 @@ class Machine:
         part.where = self.scope
         changes = self.station.line.changes
         if changes.live:
-            changes.record(self.env.now, self.scope, "start", part.id, part.product)
+            changes.record((self.env.now, self.scope, "start", part.id, part.product))
 
     def _done(self, part: Part, ideal: float) -> Generator[Any, Any, None]:
         """A part whose processing ended: counted, scrapped, sent back for rework, or passed
@@ -878,7 +878,7 @@ class Machine:
                 st.passed += 1
         rejected = verdict in REJECTED
         if rejected and line.changes.live:
-            line.changes.record(now, self.scope, "reject", part.id, verdict)
+            line.changes.event((now, self.scope, "reject", part.id, verdict))
         return rejected
 
     def _send_back(self, part: Part, to: str) -> bool:
@@ -895,7 +895,7 @@ class Machine:
         part.step = back - 1  # its next station is the one it goes back to
         changes = st.line.changes
         if changes.live:
-            changes.record(env.now, self.scope, "rework", part.id, to)
+            changes.event((env.now, self.scope, "rework", part.id, to))
         history = st.line.history
         if history is not None:
             history.record(part.id, env.now, self.scope, "rework", to)

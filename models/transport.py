@@ -118,11 +118,11 @@ def _leave(line: Line, part: Part, src: str, nxt: Station) -> None:
     line.moving += 1
     part.where = f"{src}>{nxt.id}"
     if line.changes.live:
-        line.changes.record(line.env.now, part.where, "move", part.id, part.product)
+        line.changes.record((line.env.now, part.where, "move", part.id, part.product))
     if line.history is not None:
         line.history.record(part.id, line.env.now, src, "leave", nxt.id)
 
 
 def _level(line: Line, conveyor: Conveyor) -> None:
     if line.changes.live:
-        line.changes.record(line.env.now, conveyor.scope, "level", -1, conveyor.level)
+        line.changes.record((line.env.now, conveyor.scope, "level", -1, conveyor.level))

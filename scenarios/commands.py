@@ -280,7 +280,7 @@ class Door:
         changes = self.line.changes
         if changes.live:
             text = json.dumps({"cmd_id": command.cmd_id, "action": command.action, **params})
-            changes.record(now, command.target, "command", -1, text)
+            changes.event((now, command.target, "command", -1, text))
         return Reply(command.cmd_id, True, at=now)
 
     def _resolve(self, command: Any) -> Callable[[], None]:

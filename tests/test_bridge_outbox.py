@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bridges.outbox import Outbox
-from bridges.wire import Row
-from twin.changes import Change
+from twin.changes import Change, Row
 
 
 def sent_by(limit: int) -> tuple[Outbox, list[list[Row] | Change]]:
@@ -19,10 +18,10 @@ def test_events_come_after_the_changes_before_them() -> None:
     """Two state changes, a failure, one more: the first two as one batch, then the event;
     the last waits for a flush."""
     box, sent = sent_by(512)
-    box(1.0, "M1.0", "state", -1, "busy")
-    box(1.0, "M1.buffer", "level", -1, 2)
-    box(2.5, "M1.0", "fail", -1, "")
-    box(3.0, "M1.0", "state", -1, "down")
+    box.record((1.0, "M1.0", "state", -1, "busy"))
+    box.record((1.0, "M1.buffer", "level", -1, 2))
+    box.event((2.5, "M1.0", "fail", -1, ""))
+    box.record((3.0, "M1.0", "state", -1, "down"))
     assert sent == [
         [(1.0, "M1.0", "state", -1, "busy"), (1.0, "M1.buffer", "level", -1, 2)],
         Change(2.5, "M1.0", "fail", -1, ""),
@@ -44,10 +43,25 @@ def test_a_batch_holds_at_most_its_limit() -> None:
     assert [len(batch) for batch in sent if isinstance(batch, list)] == [4, 4, 2]
     assert [row for batch in sent for row in batch] == [tuple(c) for c in changes]
     single, one_by_one = sent_by(1)
-    single(0.0, "M2", "arrive", 7, "B")
-    single(0.5, "M2", "arrive", 8, "B")
+    single.record((0.0, "M2", "arrive", 7, "B"))
+    single.record((0.5, "M2", "arrive", 8, "B"))
     single.flush()
     assert one_by_one == [[(0.0, "M2", "arrive", 7, "B")], [(0.5, "M2", "arrive", 8, "B")]]
+
+
+def test_emit_sends_each_kind_its_own_way() -> None:
+    """A record made elsewhere (a snapshot's, a command's outcome) goes by its kind: a
+    change of state waits for the flush, an event goes out after the changes before it."""
+    box, sent = sent_by(8)
+    box.emit(Change(1.0, "M1.0", "state", -1, "busy"))
+    box.emit(Change(2.0, "line", "command", -1, "hold M1"))
+    box.emit(Change(3.0, "M1", "arrive", 4, "A"))
+    assert sent == [
+        [(1.0, "M1.0", "state", -1, "busy")],
+        Change(2.0, "line", "command", -1, "hold M1"),
+    ]
+    box.flush()
+    assert sent[2:] == [[(3.0, "M1", "arrive", 4, "A")]]
 
 
 def test_an_outbox_has_no_other_listeners() -> None:

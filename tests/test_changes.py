@@ -13,10 +13,13 @@ from models.kpi import collect
 from models.line import Line
 from models.station import STATES
 from scenarios.builder import build
+from scenarios.catalog import load_scenario
+from scenarios.commands import Door
 from scenarios.experiment import run_replication
 from scenarios.loader import loads
+from scenarios.retrofits import apply, parse_plan
 from scenarios.schema import Scenario
-from twin.changes import Change, Changes, Mirror
+from twin.changes import STATE_KINDS, Change, Changes, Mirror
 
 # Two servers, setups, failures of both bases, scrap, blocking, arrivals behind a full gate.
 LINE = """\
@@ -68,12 +71,12 @@ def test_every_subscriber_gets_every_change_until_it_leaves() -> None:
     changes.subscribe(first.append)
     leave = changes.subscribe(second.append)
     assert changes.live
-    changes(1.0, "M1.0", "state", -1, "busy")
+    changes.record((1.0, "M1.0", "state", -1, "busy"))
     leave()
-    changes(2.0, "M1.buffer", "level", -1, 3)
+    changes.event((2.0, "M1.0", "fail", -1, ""))
     assert first == [
         Change(1.0, "M1.0", "state", -1, "busy"),
-        Change(2.0, "M1.buffer", "level", -1, 3),
+        Change(2.0, "M1.0", "fail", -1, ""),
     ]
     assert second == first[:1]
     leave()  # twice is harmless
@@ -195,3 +198,56 @@ def test_scopes_are_dotted_entity_names(scenario: Callable[[str], Scenario]) -> 
     assert kinds["create"] == kinds["finish"] == {"line"}
     assert kinds["arrive"] == {"M1", "M2", "M3"}
     assert all(re.fullmatch(r"M\d\.\d", s) for s in kinds["start"] | kinds["scrap"])
+
+
+class Doors(Changes):
+    """A fan-out that notes, for each kind, the door it came through."""
+
+    __slots__ = ("doors",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.doors: dict[str, set[str]] = defaultdict(set)
+        self.record = lambda row: self.doors[row[2]].add("record")
+        self.event = lambda row: self.doors[row[2]].add("event")
+        self.live = True
+
+
+def test_changes_of_state_and_events_come_through_their_own_doors() -> None:
+    """A mirror's kinds (levels, states, whereabouts, departures) through ``record``, every
+    other kind through ``event``: on the demo with every retrofit (sensors, alarms, the
+    network, inspection, rework), the gear line (operators, a conveyor, an AGV, a batch
+    furnace, shifts), a line with arrivals, and commands of every kind."""
+    demo = load_scenario("demo")
+    everything = apply(demo, parse_plan(demo, "+".join(r.id for r in demo.retrofits)))
+    gear = loads(GEAR, "gear.yaml")
+    open_line = loads(LINE, "observed.yaml")
+    doors = Doors()
+    for model, days in ((everything, 2), (gear, 2), (open_line, 0.1)):
+        env = simpy.Environment()
+        line = build(env, model, 0, doors)
+        env.run(until=days * 86400)
+        door = Door(line)
+        first, second = list(line.stations.values())[:2]
+        commands = [
+            ("hold", first.id, {}),
+            ("release", first.id, {}),
+            ("maintain", first.machines[0].scope, {"duration": 60}),
+            ("fail", second.machines[0].scope, {"repair": 30}),
+            ("speed", second.id, {"factor": 1.5}),
+        ]
+        if model is open_line:  # the others are saturated: no arrival rate to change
+            commands.append(("release_rate", "arrivals", {"factor": 0.9}))
+            commands.append(("mix", "arrivals", {"mix": {"A": 0.5, "B": 0.5}}))
+        for i, (action, target, params) in enumerate(commands):
+            command = {"cmd_id": f"c{i}", "action": action, "target": target, "params": params}
+            assert door.submit(command, "trainer").ok, command
+        env.run(until=env.now + 3600)
+    assert doors.doors  # something came through
+    wrong = {
+        k: d for k, d in doors.doors.items() if d != {"record" if k in STATE_KINDS else "event"}
+    }
+    assert not wrong
+    seen = set(doors.doors)
+    assert {"state", "level", "create", "arrive", "start", "move", "finish", "scrap"} <= seen
+    assert {"fail", "repair", "reading", "alarm", "reject", "rework", "command"} <= seen

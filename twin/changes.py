@@ -32,22 +32,37 @@ class Change(NamedTuple):
     value: Value
 
 
+Row = tuple[float, str, str, int, Value]
+"""A change as an emitter hands it over: ``(time, scope, kind, part, value)``."""
+
 Subscriber = Callable[[Change], None]
 
 
 class Changes:
     """The fan-out of one replication's changes to any number of subscribers.
 
-    Emitters test ``live`` before building a record: ``if changes.live:
-    changes.record(...)`` (a method call: calling the instance costs about three times as
-    much in the interpreter, on the hottest path of an observed run).
+    Emitters test ``live`` before they build a row, and hand it to one of two doors:
+    ``if changes.live: changes.record((now, scope, "state", -1, "busy"))``.
+
+    - ``record(row)``: a change of state, of a kind in :data:`STATE_KINDS` (a level, a
+      machine's state, a part's whereabouts or its departure): what a mirror keeps.
+    - ``event(row)``: anything else that happens (a failure, a repair, a command applied,
+      a reading, a rejection, ...).
+
+    Both deliver a :class:`Change` to every subscriber, in the order of the calls. They are
+    attributes, not methods, so that a listener may put a cheaper callable in their place
+    (the live server's outbox appends each state row to a list, in C).
     """
 
-    __slots__ = ("_subscribers", "live")
+    __slots__ = ("_subscribers", "event", "live", "record")
+
+    record: Callable[[Row], None]
+    event: Callable[[Row], None]
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self.live = False
+        self.record = self.event = self._deliver
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Deliver every later change to ``subscriber``; returns a function that stops it."""
@@ -61,17 +76,11 @@ class Changes:
 
         return unsubscribe
 
-    def record(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
-        """One change, to every subscriber."""
-        change = Change(time, scope, kind, part, value)
-        for subscriber in self._subscribers:
-            subscriber(change)
-
-    def __call__(self, time: float, scope: str, kind: str, part: int, value: Value) -> None:
-        self.record(time, scope, kind, part, value)
+    def _deliver(self, row: Row) -> None:
+        self.emit(Change._make(row))
 
     def emit(self, change: Change) -> None:
-        """Deliver a record made elsewhere (a snapshot, a command outcome)."""
+        """Deliver a record made elsewhere (a snapshot, a command outcome), of any kind."""
         for subscriber in self._subscribers:
             subscriber(change)
 
@@ -82,6 +91,8 @@ LEVELS = frozenset({"state", "level"})
 WHEREABOUTS = frozenset({"create", "arrive", "start", "part", "move"})
 # Kinds after which a part is no longer in the system.
 DEPARTURES = frozenset({"finish", "scrap"})
+# The kinds of a change of state (``Changes.record``); every other kind is an event.
+STATE_KINDS = LEVELS | WHEREABOUTS | DEPARTURES
 
 
 @functools.cache
