@@ -160,11 +160,12 @@ class Pacer:
         after every ``fast_poll_every`` events (the same events as one by one)."""
         step = self.env.step
         queue = self.env._queue  # SimPy's heap of (time, priority, id, event): peek() inlined
-        todo = self.fast_poll_every - self._since_poll
-        done = 0
-        while done < todo and queue and queue[0][0] < limit:
+        todo = done = self.fast_poll_every - self._since_poll
+        for i in range(todo):  # (the loop every event of a fast run goes through: kept bare)
+            if not queue or queue[0][0] >= limit:
+                done = i
+                break
             step()
-            done += 1
         self.events += done
         self._since_poll += done
         if self._since_poll >= self.fast_poll_every:
