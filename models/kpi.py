@@ -40,10 +40,6 @@ KPI_VERSION = 7
 # break): their time leaves PBT.
 PLANNED_STOPS: frozenset[str] = frozenset({"held", "maintenance", "off"})
 
-
-# Their places in a station's state totals (in the order of STATES, as summed elsewhere).
-_PLANNED = tuple(i for i, state in enumerate(STATES) if state in PLANNED_STOPS)
-_BUSY = STATES.index("busy")
 _SAMPLED = ("availability", "oee_index", *STATES)  # a station's figures in a sample
 _NO_SHARES = [math.nan] * len(STATES)
 
@@ -276,13 +272,27 @@ def sample(line: Line, now: float) -> dict[str, Any]:
         # sums in the same order (so the same figures to the bit), done with less work: a
         # live run takes a sample every few hundred events.
         totals = st.state_totals_at(now)
+        busy, starved, blocked, down, setup, held, maintenance, off, operator = totals
         observed = sum(totals)
-        apt = totals[_BUSY]
-        pbt = observed - sum([totals[i] for i in _PLANNED])
-        availability = apt / pbt if pbt > 0 else math.nan
-        oee = availability * _ratio(st.ideal_time, apt) * _ratio(st.good, st.produced)
-        shares = [t / observed for t in totals] if observed > 0 else _NO_SHARES
-        stations[sid] = dict(zip(_SAMPLED, [availability, oee, *shares], strict=True))
+        pbt = observed - sum((held, maintenance, off))  # the PLANNED_STOPS, in STATES' order
+        availability = busy / pbt if pbt > 0 else math.nan
+        oee = availability * _ratio(st.ideal_time, busy) * _ratio(st.good, st.produced)
+        if observed > 0:  # (in the order of _SAMPLED; a test checks it against collect)
+            stations[sid] = {
+                "availability": availability,
+                "oee_index": oee,
+                "busy": busy / observed,
+                "starved": starved / observed,
+                "blocked": blocked / observed,
+                "down": down / observed,
+                "setup": setup / observed,
+                "held": held / observed,
+                "maintenance": maintenance / observed,
+                "off": off / observed,
+                "operator": operator / observed,
+            }
+        else:
+            stations[sid] = dict(zip(_SAMPLED, (availability, oee, *_NO_SHARES), strict=True))
     return {
         "t": now,
         "good": float(line.finished),

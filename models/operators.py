@@ -37,29 +37,31 @@ class Pool:
         self.changes = changes or Changes()
         self.resource = simpy.Resource(env, capacity=count)
         self.at_work = TimeAverage(warmup)
-        self._told()
+        self._told(env.now)
 
     def request(self) -> simpy.resources.resource.Request:
         return self.resource.request()
 
     def seized(self) -> None:
         """An operator granted by :meth:`request` starts working."""
-        self.at_work.add(1.0, self.env.now)
-        self._told()
+        now = self.env.now
+        self.at_work.add(1.0, now)
+        self._told(now)
 
     def release(self, request: simpy.resources.resource.Request) -> None:
         self.resource.release(request)
-        self.at_work.add(-1.0, self.env.now)
-        self._told()
+        now = self.env.now
+        self.at_work.add(-1.0, now)
+        self._told(now)
 
     @property
     def level(self) -> int:
         """How many are at work now."""
         return int(self.at_work.level)
 
-    def _told(self) -> None:
+    def _told(self, now: float) -> None:
         if self.changes.live:
-            self.changes.record((self.env.now, self.scope, "level", -1, self.level))
+            self.changes.record((now, self.scope, "level", -1, int(self.at_work.level)))
 
     def utilisation(self, now: float) -> float:
         """The share of the pool's time at work, after the warm-up."""

@@ -594,12 +594,12 @@ class Machine:
             self.part = part
             # Taken: on the machine from now on, for its setup or operator, if any, and work.
             part.where = self.scope
+            now = env.now
             if changes.live:
-                changes.record((env.now, self.scope, "start", part.id, part.product))
+                changes.record((now, self.scope, "start", part.id, part.product))
             if st.batch is not None:
                 yield from self._batch(part, st.batch)
                 continue
-            now = env.now
             if now >= warmup:
                 st.waited += now - part.arrived
                 st.started += 1

@@ -3,13 +3,16 @@ different result than the batch run. Wall time is a fake clock that only polls a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
 import simpy
 
 from models.kpi import collect, sample
+from models.station import STATES
 from scenarios.builder import build
+from scenarios.catalog import load_scenario
 from scenarios.experiment import run_replication
 from scenarios.schema import Scenario
 from twin.errors import UsageError
@@ -247,3 +250,50 @@ def test_samples_come_on_time_in_real_time(scenario: Callable[[str], Scenario]) 
     assert len(when) == 30
     for t, at in when:
         assert at == pytest.approx(t / 60.0, abs=0.06)
+
+
+def test_a_sample_gives_each_station_the_figures_of_the_results() -> None:
+    """A sample at the horizon gives each station the availability, OEE index and share of
+    each state that ``collect`` gives, to the bit: on the gear line (shifts, operators,
+    setups, failures, a batch furnace, rework), with planned maintenance and a held
+    station, and on the demo's first hours (before the warm-up ends: all NaN)."""
+    from test_gear_line import GEAR
+
+    from scenarios.commands import Door
+    from scenarios.loader import loads
+
+    model = loads(GEAR, "gear.yaml")
+    env = simpy.Environment()
+    line = build(env, model, 0)
+    env.run(until=model.horizon / 2)
+    door = Door(line)
+    machine = next(iter(line.stations.values())).machines[0].scope
+    for i, (action, target, params) in enumerate(
+        [("maintain", machine, {"duration": 3600}), ("hold", "GRIND", {})]
+    ):
+        command = {"cmd_id": str(i), "action": action, "target": target, "params": params}
+        assert door.submit(command, "trainer").ok
+    env.run(until=model.horizon)
+    taken = sample(line, model.horizon)["stations"]
+    results = collect(line, model.horizon)["stations"]
+    assert set(taken) == set(results)
+    for sid, figures in results.items():
+        expected = {
+            "availability": figures["availability"],
+            "oee_index": figures["oee_index"],
+            **figures["states"],
+        }
+        assert repr(taken[sid]) == repr(expected), sid
+    held = [sid for sid, figures in results.items() if figures["states"]["held"] > 0]
+    maintained = [sid for sid, figures in results.items() if figures["states"]["maintenance"] > 0]
+    assert held == ["GRIND"] and maintained
+    demo = load_scenario("demo")
+    env = simpy.Environment()
+    line = build(env, demo, 0)
+    env.run(until=600.0)
+    assert demo.warmup > 600.0
+    early = sample(line, 600.0)["stations"]
+    assert all(math.isnan(v) for figures in early.values() for v in figures.values())
+    assert all(
+        list(figures) == ["availability", "oee_index", *STATES] for figures in early.values()
+    )
