@@ -16,14 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twin.changes import STATE_KINDS, Change, Changes, Row, Subscriber
+from twin.changes import STATE_KINDS, Change, ChangeSink, Row
 
 
-class Outbox(Changes):
-    """Collects state changes for ``send_rows`` (at most ``limit`` at a time, on a flush)
-    and hands each event to ``send_event`` once the changes before it are sent."""
+class Outbox(list[Row], ChangeSink):
+    """Collects state changes (it is the list of those waiting) for ``send_rows``, at most
+    ``limit`` at a time, on a flush; hands each event to ``send_event`` once the changes
+    before it are sent."""
 
-    __slots__ = ("limit", "pending", "send_event", "send_rows")
+    __slots__ = ("limit", "live", "send_event", "send_rows")
+
+    # A change of state costs the models one call in C: the row goes straight to the list.
+    record = list.append
 
     def __init__(
         self,
@@ -37,35 +41,28 @@ class Outbox(Changes):
         self.send_rows = send_rows
         self.send_event = send_event
         self.limit = limit
-        self.pending: list[Row] = []
-        # A state change costs the models one call in C: the row goes straight to the list.
-        self.record = self.pending.append
-        self.event = self._event
         # Not live until its server says so, once the line is built: the build's own
         # changes are in the birth's snapshot.
+        self.live = False
 
-    def _event(self, row: Row) -> None:
+    def event(self, row: Row) -> None:
         self.flush()
         self.send_event(Change._make(row))
 
     def emit(self, change: Change) -> None:
         if change.kind in STATE_KINDS:
-            self.record(change)
+            self.append(change)
         else:
-            self._event(change)
+            self.event(change)
 
     def flush(self) -> None:
         """Send the changes that wait (none: nothing is sent), ``limit`` to a message."""
-        pending = self.pending
-        if pending:
-            rows = pending.copy()  # the list itself stays: ``record`` appends to it
-            pending.clear()
+        if self:
+            rows = self.copy()
+            self.clear()
             limit = self.limit
             if len(rows) <= limit:
                 self.send_rows(rows)
             else:
                 for i in range(0, len(rows), limit):
                     self.send_rows(rows[i : i + limit])
-
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        raise TypeError("an outbox sends to its server only; subscribe to a Changes instead")

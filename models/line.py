@@ -13,7 +13,7 @@ from models.operators import Pool
 from models.part import Part
 from models.station import STATES, Station
 from models.transport import Conveyor, Trip
-from twin.changes import Change, Changes
+from twin.changes import Change, Changes, ChangeSink
 from twin.stats import Tally, TimeAverage
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class Line:
     """Owns the clock, the warm-up, WIP, lead times and the counts of parts in and out."""
 
     def __init__(
-        self, env: simpy.Environment, warmup: float, changes: Changes | None = None
+        self, env: simpy.Environment, warmup: float, changes: ChangeSink | None = None
     ) -> None:
         self.env = env
         self.warmup = warmup

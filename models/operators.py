@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import simpy
 
-from twin.changes import Changes
+from twin.changes import Changes, ChangeSink
 from twin.stats import TimeAverage
 
 
@@ -27,14 +27,14 @@ class Pool:
         pid: str,
         count: int,
         warmup: float,
-        changes: Changes | None = None,
+        changes: ChangeSink | None = None,
         scope: str | None = None,
     ) -> None:
         self.env = env
         self.id = pid
         self.count = count
         self.scope = scope or f"operators.{pid}"
-        self.changes = changes or Changes()
+        self.changes = Changes() if changes is None else changes
         self.resource = simpy.Resource(env, capacity=count)
         self.at_work = TimeAverage(warmup)
         self._told(env.now)

@@ -18,7 +18,7 @@ from models.transport import Conveyor, Trip
 from models.wear import Lives, Path
 from scenarios import schema
 from scenarios.smart import Condition
-from twin.changes import Changes
+from twin.changes import ChangeSink
 from twin.distributions import Distribution
 from twin.streams import Sampler, Streams
 
@@ -27,7 +27,7 @@ def build(
     env: simpy.Environment,
     scenario: schema.Scenario,
     replication: int,
-    changes: Changes | None = None,
+    changes: ChangeSink | None = None,
 ) -> Line:
     """Construct the line of ``scenario`` for ``replication`` and start its processes; its
     changes go to ``changes`` (a fan-out that anyone may subscribe to), or nowhere. With

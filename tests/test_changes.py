@@ -19,7 +19,7 @@ from scenarios.experiment import run_replication
 from scenarios.loader import loads
 from scenarios.retrofits import apply, parse_plan
 from scenarios.schema import Scenario
-from twin.changes import STATE_KINDS, Change, Changes, Mirror
+from twin.changes import STATE_KINDS, Change, Changes, Mirror, Row
 
 # Two servers, setups, failures of both bases, scrap, blocking, arrivals behind a full gate.
 LINE = """\
@@ -208,9 +208,13 @@ class Doors(Changes):
     def __init__(self) -> None:
         super().__init__()
         self.doors: dict[str, set[str]] = defaultdict(set)
-        self.record = lambda row: self.doors[row[2]].add("record")
-        self.event = lambda row: self.doors[row[2]].add("event")
         self.live = True
+
+    def record(self, row: Row) -> None:
+        self.doors[row[2]].add("record")
+
+    def event(self, row: Row) -> None:
+        self.doors[row[2]].add("event")
 
 
 def test_changes_of_state_and_events_come_through_their_own_doors() -> None:

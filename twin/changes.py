@@ -38,8 +38,8 @@ Row = tuple[float, str, str, int, Value]
 Subscriber = Callable[[Change], None]
 
 
-class Changes:
-    """The fan-out of one replication's changes to any number of subscribers.
+class ChangeSink:
+    """Where a replication's models hand their changes.
 
     Emitters test ``live`` before they build a row, and hand it to one of two doors:
     ``if changes.live: changes.record((now, scope, "state", -1, "busy"))``.
@@ -48,21 +48,31 @@ class Changes:
       machine's state, a part's whereabouts or its departure): what a mirror keeps.
     - ``event(row)``: anything else that happens (a failure, a repair, a command applied,
       a reading, a rejection, ...).
+    - ``emit(change)``: a record made elsewhere (a snapshot's, a command's outcome), of any
+      kind.
 
-    Both deliver a :class:`Change` to every subscriber, in the order of the calls. They are
-    attributes, not methods, so that a listener may put a cheaper callable in their place
-    (the live server's outbox appends each state row to a list, in C).
+    :class:`Changes` fans them out to subscribers; the live server's outbox
+    (bridges/outbox.py) keeps its state rows in a list, ``record`` being the list's append.
     """
 
-    __slots__ = ("_subscribers", "event", "live", "record")
+    __slots__ = ()
 
+    live: bool
     record: Callable[[Row], None]
     event: Callable[[Row], None]
+    emit: Callable[[Change], None]
+
+
+class Changes(ChangeSink):
+    """The fan-out of one replication's changes to any number of subscribers: each row,
+    state or event, reaches every subscriber as a :class:`Change`, in the order of the
+    calls."""
+
+    __slots__ = ("_subscribers", "live")
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self.live = False
-        self.record = self.event = self._deliver
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Deliver every later change to ``subscriber``; returns a function that stops it."""
@@ -76,11 +86,12 @@ class Changes:
 
         return unsubscribe
 
-    def _deliver(self, row: Row) -> None:
+    def record(self, row: Row) -> None:
         self.emit(Change._make(row))
 
+    event = record
+
     def emit(self, change: Change) -> None:
-        """Deliver a record made elsewhere (a snapshot, a command outcome), of any kind."""
         for subscriber in self._subscribers:
             subscriber(change)
 
