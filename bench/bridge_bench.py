@@ -9,6 +9,9 @@ Target: a ``--fast`` run with one subscriber at most 25% slower than no bridge.
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -154,15 +157,93 @@ def round_trips(model: Any, n: int) -> list[float]:
     return times
 
 
+# One case of the instruction count, run under valgrind: ``imports`` only loads what the
+# others load; ``plain`` runs the replication with no bridge; ``served`` serves it as fast
+# as possible to one subscriber (another process, not counted).
+CASE = """
+import subprocess, sys
+from bridges.server import Server, Settings, _command_schema
+from scenarios.catalog import load_scenario
+from scenarios.experiment import run_replication
+from scenarios.overrides import override
+case, days, subscriber = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+model = override(load_scenario("demo"), {"horizon": days * 86400.0})
+_command_schema()  # built once in a process, as in the bench's runs: not the bridge's cost
+if case == "plain":
+    run_replication(model, 0)
+elif case == "served":
+    loopback = "tcp://127.0.0.1:*"
+    server = Server(model, Settings(pub=loopback, ctl=loopback, wait=1))
+    reader = subprocess.Popen([sys.executable, "-c", subscriber, server.pub_address])
+    server.run()
+    reader.wait()
+"""
+
+
+def instructions(days: float) -> dict[str, int]:
+    """Instructions (valgrind's cachegrind) of each case: they do not move with the
+    machine's load, as wall times do."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    # One BLAS thread (it spins while valgrind runs it), and the same string hashes each run.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    runs = {
+        case: subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                "--cachegrind-out-file=/dev/null",
+                sys.executable,
+                "-c",
+                CASE,
+                case,
+                str(days),
+                SUBSCRIBER,
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        for case in ("imports", "plain", "served")
+    }
+    counts = {}
+    for case, run in runs.items():
+        _, err = run.communicate(timeout=1800)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", err)
+        if run.returncode != 0 or found is None:
+            raise SystemExit(f"valgrind on case {case} failed:\n{err[-2000:]}")
+        counts[case] = int(found.group(1).replace(",", ""))
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one day of the demo, not four")
-    parser.add_argument("--repeats", type=int, default=11, help="runs of each (medians)")
+    parser.add_argument("--repeats", type=int, default=21, help="runs of each (medians)")
     parser.add_argument("--batch-max", type=int, default=BATCH_MAX, help="changes a batch")
     parser.add_argument("--one-by-one", action="store_true", help="one message a change")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind (plain and served, one subscriber) instead",
+    )
     args = parser.parse_args()
+    days = 1 if args.quick else 4
+    if args.instructions:
+        counts = instructions(days)
+        plain = counts["plain"] - counts["imports"]
+        served = counts["served"] - counts["imports"]
+        print(f"demo line, {days} d, replication 0: M instructions, imports subtracted")
+        print(f"no bridge:                    {plain / 1e6:7,.0f}")
+        print(
+            f"served fast, one subscriber:  {served / 1e6:7,.0f}  ({served / plain:.3f}x; "
+            "the server's process, its ZeroMQ thread included)"
+        )
+        return
     demo = load_scenario("demo")
-    model = override(demo, {"horizon": (1 if args.quick else 4) * 86400.0})
+    model = override(demo, {"horizon": days * 86400.0})
     settings = Settings(pub=LOOPBACK, ctl=LOOPBACK, wait=1, batch_max=args.batch_max)
     settings.batch = False if args.one_by_one else None
     plain, plain_cpu, served = [], [], []
