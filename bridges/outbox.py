@@ -1,22 +1,20 @@
 """The server's side of the change stream: where the line's changes wait to be sent.
 
-A live run's models emit into an :class:`Outbox` (a :class:`~twin.changes.Changes` that is
-its server's only listener, so a change of state costs one append to a list in C, and no
-record object). State
-changes wait in ``pending``; the server sends them with :meth:`Outbox.flush`: one batch
+A live run's models emit into an :class:`Outbox` (a :class:`~twin.changes.ChangeSink`): a
+change of state (``record``) is appended to the outbox itself, a list, with one call in C
+and no record object; the server sends the rows with :meth:`Outbox.flush`: one batch
 message (``state/*/``, docs/protocol.md) of at most ``limit`` changes when it batches, else
-one message per change. The server flushes whenever it serves its sockets or
-sends anything else (so what waits is bounded by the changes of the events between two
-polls); the outbox flushes before an event: events go out one by one, after every change
-emitted before them, so the stream keeps the order in which the changes happened, across
-entities and channels.
+one message per change. The server flushes whenever it serves its sockets or sends
+anything else (so what waits is bounded by the changes of the events between two polls);
+an event (``event``) goes out at once, after the changes emitted before it, so the stream
+keeps the order in which the changes happened, across entities and channels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from twin.changes import STATE_KINDS, Change, ChangeSink, Row
+from twin.changes import Change, ChangeSink, Row
 
 
 class Outbox(list[Row], ChangeSink):
@@ -48,12 +46,6 @@ class Outbox(list[Row], ChangeSink):
     def event(self, row: Row) -> None:
         self.flush()
         self.send_event(Change._make(row))
-
-    def emit(self, change: Change) -> None:
-        if change.kind in STATE_KINDS:
-            self.append(change)
-        else:
-            self.event(change)
 
     def flush(self) -> None:
         """Send the changes that wait (none: nothing is sent), ``limit`` to a message."""

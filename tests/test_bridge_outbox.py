@@ -35,33 +35,18 @@ def test_a_batch_holds_at_most_its_limit() -> None:
     """Ten changes with a limit of four wait for the flush, which sends them as 4 + 4 + 2 in
     their order; a limit of one sends them one to a message."""
     box, sent = sent_by(4)
-    changes = [Change(float(part), "line", "create", part, "A") for part in range(10)]
-    for change in changes:
-        box.emit(change)
+    rows: list[Row] = [(float(part), "line", "create", part, "A") for part in range(10)]
+    for row in rows:
+        box.record(row)
     assert sent == []  # nothing goes out by itself: the server flushes when it polls
     box.flush()
     assert [len(batch) for batch in sent if isinstance(batch, list)] == [4, 4, 2]
-    assert [row for batch in sent for row in batch] == [tuple(c) for c in changes]
+    assert [row for batch in sent for row in batch] == rows
     single, one_by_one = sent_by(1)
     single.record((0.0, "M2", "arrive", 7, "B"))
     single.record((0.5, "M2", "arrive", 8, "B"))
     single.flush()
     assert one_by_one == [[(0.0, "M2", "arrive", 7, "B")], [(0.5, "M2", "arrive", 8, "B")]]
-
-
-def test_emit_sends_each_kind_its_own_way() -> None:
-    """A record made elsewhere (a snapshot's, a command's outcome) goes by its kind: a
-    change of state waits for the flush, an event goes out after the changes before it."""
-    box, sent = sent_by(8)
-    box.emit(Change(1.0, "M1.0", "state", -1, "busy"))
-    box.emit(Change(2.0, "line", "command", -1, "hold M1"))
-    box.emit(Change(3.0, "M1", "arrive", 4, "A"))
-    assert sent == [
-        [(1.0, "M1.0", "state", -1, "busy")],
-        Change(2.0, "line", "command", -1, "hold M1"),
-    ]
-    box.flush()
-    assert sent[2:] == [[(3.0, "M1", "arrive", 4, "A")]]
 
 
 def test_an_outbox_has_no_other_listeners() -> None:

@@ -48,8 +48,6 @@ class ChangeSink:
       machine's state, a part's whereabouts or its departure): what a mirror keeps.
     - ``event(row)``: anything else that happens (a failure, a repair, a command applied,
       a reading, a rejection, ...).
-    - ``emit(change)``: a record made elsewhere (a snapshot's, a command's outcome), of any
-      kind.
 
     :class:`Changes` fans them out to subscribers; the live server's outbox
     (bridges/outbox.py) keeps its state rows in a list, ``record`` being the list's append.
@@ -60,7 +58,6 @@ class ChangeSink:
     live: bool
     record: Callable[[Row], None]
     event: Callable[[Row], None]
-    emit: Callable[[Change], None]
 
 
 class Changes(ChangeSink):
@@ -92,6 +89,7 @@ class Changes(ChangeSink):
     event = record
 
     def emit(self, change: Change) -> None:
+        """Deliver a record made elsewhere, of any kind."""
         for subscriber in self._subscribers:
             subscriber(change)
 
