@@ -60,24 +60,29 @@ def serve_in_thread(model: Any, settings: Settings) -> tuple[threading.Thread, d
 # process it would compete with the simulation for the interpreter lock. It decodes what it
 # counts, as a viewer must: messages, and changes (a batch's, or one), with orjson, as
 # bridges.client does (the standard library's json takes five times as long, and on two
-# cores a busier subscriber slows the server beside it).
+# cores a busier subscriber slows the server beside it). It is started once and serves run
+# after run (an address on each line of its input; it answers with its counts), as a
+# viewer that is already up: no process starts just before a timed run.
 SUBSCRIBER = """
 import orjson, sys, zmq
-sub = zmq.Context().socket(zmq.SUB)
-sub.setsockopt(zmq.SUBSCRIBE, b"")
-sub.setsockopt(zmq.RCVHWM, 0)
-sub.connect(sys.argv[1])
-messages = changes = 0
-while sub.poll(30_000):
-    topic, _, body = sub.recv_multipart()
-    messages += 1
-    if topic == b"state/*/":
-        changes += len(orjson.loads(body))
-    elif topic.startswith((b"state/", b"event/")):
-        changes += 1
-    elif topic == b"death/":
-        break
-print(messages, changes)
+context = zmq.Context()
+for address in sys.stdin:
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.setsockopt(zmq.RCVHWM, 0)
+    sub.connect(address.strip())
+    messages = changes = 0
+    while sub.poll(30_000):
+        topic, _, body = sub.recv_multipart()
+        messages += 1
+        if topic == b"state/*/":
+            changes += len(orjson.loads(body))
+        elif topic.startswith((b"state/", b"event/")):
+            changes += 1
+        elif topic == b"death/":
+            break
+    sub.close(linger=0)
+    print(messages, changes, flush=True)
 """
 
 
@@ -89,17 +94,38 @@ class Served:
     changes: int
 
 
-def fast_with_subscriber(model: Any, settings: Settings) -> Served:
+class Subscriber:
+    """The subscriber's process, for as many runs as asked."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SUBSCRIBER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def read(self, address: str) -> tuple[int, int]:
+        """Read everything a run at ``address`` streams; its messages and changes."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(address + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline().split()
+        if len(answer) != 2:
+            raise RuntimeError("the subscriber stopped")
+        return int(answer[0]), int(answer[1])
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(30)
+
+
+def fast_with_subscriber(model: Any, settings: Settings, subscriber: Subscriber) -> Served:
     """A fast served run with one subscriber (another process) reading everything."""
     thread, state = serve_in_thread(model, settings)
-    reader = subprocess.run(
-        [sys.executable, "-c", SUBSCRIBER, state["server"].pub_address],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    messages, changes = subscriber.read(state["server"].pub_address)
     thread.join(60)
-    messages, changes = map(int, reader.stdout.split())
     return Served(float(state["seconds"]), float(state["cpu"]), messages, changes)
 
 
@@ -174,8 +200,14 @@ if case == "plain":
 elif case == "served":
     loopback = "tcp://127.0.0.1:*"
     server = Server(model, Settings(pub=loopback, ctl=loopback, wait=1))
-    reader = subprocess.Popen([sys.executable, "-c", subscriber, server.pub_address])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", subscriber], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    reader.stdin.write(server.pub_address + "\n")
+    reader.stdin.flush()
     server.run()
+    reader.stdin.close()
     reader.wait()
 """
 
@@ -254,13 +286,17 @@ def main() -> None:
         plain.append(time.perf_counter() - start)
         plain_cpu.append(time.thread_time() - cpu)
 
-    for i in range(args.repeats):  # interleaved: a load that comes and goes hits both
-        if i % 2:  # served first in every other pair: a drift favours neither
-            served.append(fast_with_subscriber(model, settings))
-            run_plain()
-        else:
-            run_plain()
-            served.append(fast_with_subscriber(model, settings))
+    subscriber = Subscriber()
+    try:
+        for i in range(args.repeats):  # interleaved: a load that comes and goes hits both
+            if i % 2:  # served first in every other pair: a drift favours neither
+                served.append(fast_with_subscriber(model, settings, subscriber))
+                run_plain()
+            else:
+                run_plain()
+                served.append(fast_with_subscriber(model, settings, subscriber))
+    finally:
+        subscriber.close()
     wall = statistics.median(s.seconds for s in served)
     # Each served run against the plain run beside it: the machine's speed drifts less
     # between the two than over the whole bench.
