@@ -204,7 +204,7 @@ elif case == "served":
         [sys.executable, "-c", subscriber], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
         text=True,
     )
-    reader.stdin.write(server.pub_address + "\n")
+    reader.stdin.write(server.pub_address + "\\n")
     reader.stdin.flush()
     server.run()
     reader.stdin.close()
