@@ -69,6 +69,33 @@ def test_a_fast_run_is_the_batch_run(scenario: Callable[[str], Scenario]) -> Non
     assert wall.polls > 5 and wall.now == 0.0  # polled, never waited
 
 
+def test_a_fast_run_counts_the_batch_runs_events_and_its_limits_leave_none(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """A fast run's bursts end at polls, samples and the horizon by a limit event of their
+    own in SimPy's queue: the run counts exactly the batch run's events, and whenever it
+    polls or samples, the queue holds the model's events only."""
+    env = simpy.Environment()
+    build(env, scenario(LINE), 0)
+    batch = 0
+    while env.peek() < 3600.0:
+        env.step()
+        batch += 1
+
+    pacer, wall, kpis = paced(scenario, fast_poll_every=20, sample_every=250.0)
+    seen: list[set[int]] = []
+
+    def look(_: object) -> None:
+        seen.append({priority for _, priority, _, _ in pacer.env._queue})
+
+    pacer.poll = lambda timeout: (wall.poll(timeout), look(None))  # type: ignore[assignment]
+    pacer.sample = look
+    pacer.run()
+    assert pacer.events == batch > 100
+    assert len(seen) > batch // 20 and all(s <= {0, 1} for s in seen)
+    assert pacer.env.now == 3600.0 and kpis() == run_replication(scenario(LINE), 0)
+
+
 def test_scaled_real_time_takes_horizon_over_speed(scenario: Callable[[str], Scenario]) -> None:
     """At 60 simulated seconds per second, one simulated hour takes a minute of wall time."""
     pacer, wall, kpis = paced(scenario, speed=60.0)

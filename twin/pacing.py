@@ -17,13 +17,14 @@ it runs at once and ``lag`` says by how much (seconds of wall time): the run can
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
-from simpy.events import URGENT
+from simpy.events import NORMAL, URGENT, EventPriority
 
 from twin.errors import UsageError
 
@@ -131,9 +132,13 @@ class Pacer:
                 # The events a fast run may run before anything else is due: those up to
                 # the next sample (taken after every event at its time), before the next
                 # barrier and the horizon.
-                limit = min(self.horizon, self._next_barrier, _after(self._next_sample))
-                if nxt < limit:
-                    self._burst(limit)
+                stop = min(self.horizon, self._next_barrier)
+                if self._next_sample < stop:  # the sample's events all run first
+                    if nxt <= self._next_sample:
+                        self._burst(self._next_sample, after=True)
+                        continue
+                elif nxt < stop:
+                    self._burst(stop, after=False)
                     continue
             due = min(nxt, self.horizon, self._next_barrier, self._next_sample)
             if self.speed is not None and not self._on_time(due):
@@ -155,17 +160,36 @@ class Pacer:
         if not self.stopped:
             self._samples(_after(self.horizon))  # the one at the horizon, if still due
 
-    def _burst(self, limit: float) -> None:
-        """As fast as possible: run the events before ``limit`` in a tight loop, and poll
-        after every ``fast_poll_every`` events (the same events as one by one)."""
+    def _burst(self, limit: float, after: bool) -> None:
+        """As fast as possible: run the events before ``limit`` (``after``: and those at
+        it) in a tight loop, and poll after every ``fast_poll_every`` events (the same
+        events as one by one).
+
+        The loop only steps: a limit event in SimPy's queue ends it, as ``env.run(until=)``
+        ends with its own. Its priority and id sort it after every event at ``limit``
+        (``after``) or before all of them, and before any later one; it leaves the clock at
+        ``limit``. The model's events keep their order and their ids, and a burst that ends
+        at a poll takes its limit event out of the queue again (nothing else sees it: polls,
+        samples and commands come between bursts)."""
+        queue = self.env._queue  # SimPy's heap of (time, priority, id, event)
+        end = simpy.Event(self.env)  # processed, it raises _Reached out of env.step
+        end.callbacks.append(_reached)
+        end._ok, end._value = True, None  # (as run(until=) marks its own)
+        # (SimPy's ids count from 0: -1 is no event's, so two entries never compare events.)
+        entry = (limit, _AFTER_ALL if after else _BEFORE_ALL, -1, end)
+        heapq.heappush(queue, entry)
         step = self.env.step
-        queue = self.env._queue  # SimPy's heap of (time, priority, id, event): peek() inlined
         todo = done = self.fast_poll_every - self._since_poll
-        for i in range(todo):  # (the loop every event of a fast run goes through: kept bare)
-            if not queue or queue[0][0] >= limit:
-                done = i
-                break
-            step()
+        i = 0
+        try:
+            # (the loop every event of a fast run goes through: kept bare; ``i`` counts)
+            for i in range(todo):  # noqa: B007
+                step()
+        except _Reached:
+            done = i  # the limit's own step is no model event
+        else:
+            queue.remove(entry)
+            heapq.heapify(queue)
         self.events += done
         self._since_poll += done
         if self._since_poll >= self.fast_poll_every:
@@ -252,6 +276,19 @@ def move_clock(env: simpy.Environment, t: float) -> int:
         env.step()
         steps += 1
     return steps - 1  # the marker's own step is no model event
+
+
+class _Reached(Exception):
+    """A fast burst has reached its limit (raised by the limit event's callback)."""
+
+
+def _reached(_: simpy.Event) -> None:
+    raise _Reached
+
+
+# A limit event's priority: it sorts before every event at its time (SimPy's are URGENT 0
+# and NORMAL 1; -1 only for an event it puts back after a StopSimulation), or after all.
+_BEFORE_ALL, _AFTER_ALL = EventPriority(URGENT - 1), EventPriority(NORMAL + 1)
 
 
 def _after(t: float) -> float:
