@@ -26,6 +26,8 @@ from twin.changes import Change, Mirror
 
 Listener = Callable[[Change], None]
 BarrierListener = Callable[[float], None]
+# Seconds one poll may spend applying what has arrived before it returns to its caller.
+POLL_BUDGET = 0.1
 
 
 class SyncError(RuntimeError):
@@ -109,13 +111,16 @@ class TwinClient:
 
     # -- receiving ------------------------------------------------------------------------
 
-    def poll(self, timeout: float = 0.0) -> int:
+    def poll(self, timeout: float = 0.0, budget: float = POLL_BUDGET) -> int:
         """Receive what has arrived (waiting up to ``timeout`` s for the first message);
-        apply it to the mirror and tell the listeners. Returns the messages handled."""
+        apply it to the mirror and tell the listeners, for at most ``budget`` seconds (a
+        fast run streams faster than a client applies: the rest waits for the next call,
+        and the caller gets control back). Returns the messages handled."""
         handled = 0
         if not self._kept and self.sub.poll(int(timeout * 1000)):
             self._kept.append(self.sub.recv_multipart())
-        while self._kept or self.sub.poll(0):
+        stop = time.monotonic() + budget
+        while (self._kept or self.sub.poll(0)) and (handled == 0 or time.monotonic() < stop):
             frames = self._kept.pop(0) if self._kept else self.sub.recv_multipart()
             self._handle(frames)
             handled += 1

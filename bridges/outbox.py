@@ -6,8 +6,8 @@ and no record object; the server sends the rows with :meth:`Outbox.flush`: one b
 message (``state/*/``, docs/protocol.md) of at most ``limit`` changes when it batches, else
 one message per change. The server flushes whenever it serves its sockets or sends
 anything else (so what waits is bounded by the changes of the events between two polls);
-an event (``event``) goes out at once, after the changes emitted before it, so the stream
-keeps the order in which the changes happened, across entities and channels.
+an event (``event``) is handed on at once, after the changes emitted before it, so the
+stream keeps the order in which the changes happened, across entities and channels.
 """
 
 from __future__ import annotations

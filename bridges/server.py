@@ -155,6 +155,7 @@ class Server:
         # The socket's send without pyzmq's Python wrapper (which checks for options that
         # the stream never uses): a third of the cost of a message.
         self._send_frame = functools.partial(zmq.backend.Socket.send, self.pub)
+        self._queued: list[bytes] = []  # stream messages' frames made, not yet sent
         self.pub.bind(self.settings.pub)
         self.ctl.bind(self.settings.ctl)
         # The bound addresses (a port given as * is chosen by the system).
@@ -347,19 +348,43 @@ class Server:
 
     def _stream(self, channel: str, entity: str | None, sim_t: float, body: Any) -> None:
         """A state, event or kpi message: the hot path of a live run, kept short (the same
-        message as :meth:`_send` makes, built with less work; the caller flushes first)."""
+        message as :meth:`_send` makes, built with less work; the caller flushes first).
+
+        It is numbered and made now, and queued: the queue goes to ZeroMQ, in its order,
+        whenever the server serves its sockets or sends anything else (:meth:`_drain`)."""
         seq = self.seq[channel] = self.seq[channel] + 1
         codec = self.settings.codec
         head = _HEAD % (self.epoch, seq, _number(sim_t), _number(time.time()), _CODECS[codec])
-        send = self._send_frame
-        try:
-            send(topic(channel, entity), _MORE)
-        except zmq.Again:
-            self.seq[channel] -= 1
-            self._send(channel, entity, body, sim_t)  # counts the drop
+        self._queued += (topic(channel, entity), head, encode_body(body, codec))
+
+    def _drain(self) -> None:
+        """Hand the queued messages to ZeroMQ, back to back. One at a time, each would wake
+        ZeroMQ's I/O thread anew, which costs the simulating thread more than the send (tens
+        of microseconds on a virtual machine); back to back, one wake-up serves many. A
+        subscriber whose queue is full loses a message (counted), the others do not."""
+        queued = self._queued
+        if not queued:
             return
-        send(head, _MORE)
-        send(encode_body(body, codec), zmq.NOBLOCK)
+        send = self._send_frame
+        for i in range(0, len(queued), 3):
+            try:
+                send(queued[i], _MORE)
+            except zmq.Again:
+                self._lossy(queued[i : i + 3])
+                continue
+            send(queued[i + 1], _MORE)
+            send(queued[i + 2], zmq.NOBLOCK)
+        queued.clear()
+
+    def _lossy(self, parts: list[bytes]) -> None:
+        """Send a message that some subscriber has no room for: it loses it (counted)."""
+        self.dropped += 1
+        pub = self.pub
+        pub.setsockopt(zmq.XPUB_NODROP, 0)
+        pub.send(parts[0], _MORE)
+        pub.send(parts[1], _MORE)
+        pub.send(parts[2], zmq.NOBLOCK)
+        pub.setsockopt(zmq.XPUB_NODROP, 1)
 
     def _send(
         self,
@@ -372,8 +397,10 @@ class Server:
         """Publish one message. A subscriber past its high-water mark loses it, after
         ``patience`` seconds of waiting for room (none while the run goes on; a little for
         death, so that readers that are only behind learn that the run has ended). The
-        changes waiting in the outbox go first: they happened before."""
+        changes waiting in the outbox, and the messages queued, go first: they happened
+        before."""
         self.changes.flush()
+        self._drain()
         self.seq[channel] += 1
         now = self.env.now if sim_t is None else sim_t
         seq, codec = self.seq[channel], self.settings.codec
@@ -393,12 +420,7 @@ class Server:
         try:
             pub.send(parts[0], _MORE)
         except zmq.Again:  # a subscriber's queue is full: it loses this message, others not
-            self.dropped += 1
-            pub.setsockopt(zmq.XPUB_NODROP, 0)
-            pub.send(parts[0], _MORE)
-            pub.send(parts[1], _MORE)
-            pub.send(parts[2], zmq.NOBLOCK)
-            pub.setsockopt(zmq.XPUB_NODROP, 1)
+            self._lossy(parts)
             return
         pub.send(parts[1], _MORE)
         pub.send(parts[2], zmq.NOBLOCK)
@@ -492,6 +514,7 @@ class Server:
 
     def _poll(self, timeout: float) -> None:
         self.changes.flush()  # in a fast run, what the events since the last poll changed
+        self._drain()
         events = dict(self.poller.poll(timeout=max(0, int(timeout * 1000))))
         if self.pub in events:
             self._subscriptions()

@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 import pytest
 import simpy
+import zmq
 from live import DEADLINE, LOOPBACK, Served
 
 from bridges.client import SyncError, TwinClient
 from bridges.server import Settings
+from bridges.wire import frames
 from scenarios.builder import build
 from scenarios.schema import Scenario
 from twin.changes import Changes, Mirror
@@ -123,3 +125,30 @@ def test_no_server_is_a_clear_error() -> None:
         pytest.raises(SyncError, match="nothing streamed"),
     ):
         client.sync()
+
+
+def test_a_poll_hands_control_back_after_its_budget() -> None:
+    """A fast run streams faster than a client applies: one poll handles what it can in its
+    budget and returns (a dashboard redraws, an agent decides), the next goes on."""
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    client = TwinClient(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}")
+    try:
+        beats = 300
+        end = time.monotonic() + DEADLINE
+        while client.poll(0.01) == 0 and time.monotonic() < end:  # till subscribed
+            pub.send_multipart(frames("hb", None, {}, 0, 0, 0.0, "json"))
+        for seq in range(1, beats + 1):
+            pub.send_multipart(frames("hb", None, {"clock": float(seq)}, 0, seq, 0.0, "json"))
+        while client.clock == 0.0 and time.monotonic() < end:
+            client.poll(0.05, budget=0.0)  # the first beat is in, the rest waits
+        assert client.clock == 1.0
+        assert client.poll(DEADLINE, budget=0.0) == 1 and client.clock == 2.0
+        while client.clock < beats and time.monotonic() < end:
+            client.poll(0.05)
+        assert client.clock == beats
+    finally:
+        client.close()
+        pub.close(linger=0)
+        ctx.term()
